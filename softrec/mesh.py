@@ -1,0 +1,149 @@
+"""Triangle mesh helpers: gathering, normals, the icosphere template, OBJ I/O.
+
+Conventions: vertices ``(B, V, 3)`` float, faces ``(B, F, 3)`` or ``(F, 3)`` int64 indices
+into the vertices, counter-clockwise when seen from outside (right-hand rule gives the
+outward normal).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def _check_mesh(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+    if not isinstance(vertices, torch.Tensor) or not isinstance(faces, torch.Tensor):
+        raise TypeError("vertices and faces must be torch.Tensors")
+    if vertices.dim() != 3 or vertices.shape[-1] != 3:
+        raise ValueError(f"vertices must have shape (B, V, 3), got {tuple(vertices.shape)}")
+    if faces.dim() == 2:
+        faces = faces.unsqueeze(0).expand(vertices.shape[0], -1, -1)
+    if faces.dim() != 3 or faces.shape[-1] != 3:
+        raise ValueError(f"faces must have shape (F, 3) or (B, F, 3), got {tuple(faces.shape)}")
+    if faces.dtype not in (torch.int32, torch.int64):
+        raise TypeError(f"faces must be an integer tensor, got {faces.dtype}")
+    if faces.shape[0] != vertices.shape[0]:
+        raise ValueError(f"faces batch {faces.shape[0]} != vertices batch {vertices.shape[0]}")
+    if faces.device != vertices.device:
+        raise ValueError(f"faces on {faces.device} but vertices on {vertices.device}")
+    if faces.numel() and (int(faces.min()) < 0 or int(faces.max()) >= vertices.shape[1]):
+        raise ValueError(f"faces index outside [0, {vertices.shape[1]})")
+    return faces.long()
+
+
+def face_vertices(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+    """Gather per-face corner attributes: (B, V, C) + faces → (B, F, 3, C)."""
+    if faces.dim() == 2:
+        faces = faces.unsqueeze(0).expand(vertices.shape[0], -1, -1)
+    b, f = faces.shape[:2]
+    idx = faces.long().reshape(b, f * 3, 1).expand(-1, -1, vertices.shape[-1])
+    return torch.gather(vertices, 1, idx).reshape(b, f, 3, vertices.shape[-1])
+
+
+def face_normals(vertices: torch.Tensor, faces: torch.Tensor, normalize: bool = True) -> torch.Tensor:
+    """Outward face normals ``(v1 − v0) × (v2 − v0)``: (B, F, 3)."""
+    faces = _check_mesh(vertices, faces)
+    fv = face_vertices(vertices, faces)
+    n = torch.cross(fv[:, :, 1] - fv[:, :, 0], fv[:, :, 2] - fv[:, :, 0], dim=-1)
+    return torch.nn.functional.normalize(n, dim=-1, eps=1e-12) if normalize else n
+
+
+def vertex_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+    """Area-weighted vertex normals: (B, V, 3), unit length."""
+    faces = _check_mesh(vertices, faces)
+    n = face_normals(vertices, faces, normalize=False)  # length = 2·area
+    out = torch.zeros_like(vertices)
+    for k in range(3):
+        out.scatter_add_(1, faces[:, :, k : k + 1].expand(-1, -1, 3), n)
+    return torch.nn.functional.normalize(out, dim=-1, eps=1e-12)
+
+
+def icosphere(subdivisions: int = 3, radius: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Icosphere (V = 10·4^s + 2, F = 20·4^s): float32 (V, 3) vertices, int64 (F, 3) faces.
+
+    ``subdivisions=3, radius=0.5`` is the reconstruction template (642 / 1280).
+    """
+    if subdivisions < 0:
+        raise ValueError(f"subdivisions must be >= 0, got {subdivisions}")
+    t = (1.0 + 5.0**0.5) / 2.0
+    verts = [
+        (-1, t, 0), (1, t, 0), (-1, -t, 0), (1, -t, 0),
+        (0, -1, t), (0, 1, t), (0, -1, -t), (0, 1, -t),
+        (t, 0, -1), (t, 0, 1), (-t, 0, -1), (-t, 0, 1),
+    ]  # fmt: skip
+    faces = [
+        (0, 11, 5), (0, 5, 1), (0, 1, 7), (0, 7, 10), (0, 10, 11),
+        (1, 5, 9), (5, 11, 4), (11, 10, 2), (10, 7, 6), (7, 1, 8),
+        (3, 9, 4), (3, 4, 2), (3, 2, 6), (3, 6, 8), (3, 8, 9),
+        (4, 9, 5), (2, 4, 11), (6, 2, 10), (8, 6, 7), (9, 8, 1),
+    ]  # fmt: skip
+    v = np.asarray(verts, dtype=np.float64)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    f = np.asarray(faces, dtype=np.int64)
+    for _ in range(subdivisions):
+        edges = np.sort(np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), axis=1)
+        uniq, inverse = np.unique(edges, axis=0, return_inverse=True)
+        mid = v[uniq[:, 0]] + v[uniq[:, 1]]
+        mid /= np.linalg.norm(mid, axis=1, keepdims=True)
+        m = inverse.reshape(3, -1).T + len(v)  # midpoints of edges (01, 12, 20) per face
+        v = np.concatenate([v, mid])
+        a, b, c = f[:, 0], f[:, 1], f[:, 2]
+        m01, m12, m20 = m[:, 0], m[:, 1], m[:, 2]
+        f = np.concatenate(
+            [
+                np.stack([a, m01, m20], 1),
+                np.stack([b, m12, m01], 1),
+                np.stack([c, m20, m12], 1),
+                np.stack([m01, m12, m20], 1),
+            ]
+        )
+    return torch.from_numpy(v * radius).float(), torch.from_numpy(f)
+
+
+def load_obj(path: str | os.PathLike) -> tuple[torch.Tensor, torch.Tensor]:
+    """Read a triangle mesh (OBJ or any format trimesh reads): float32 (V, 3), int64 (F, 3).
+
+    Multi-object scenes are merged into one mesh; polygons are triangulated.
+    """
+    import trimesh
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"mesh file not found: {path}")
+    mesh = trimesh.load(path, force="mesh", process=False)
+    if len(mesh.faces) == 0:
+        raise ValueError(f"mesh file has no faces: {path}")
+    return (
+        torch.as_tensor(np.asarray(mesh.vertices), dtype=torch.float32),
+        torch.as_tensor(np.asarray(mesh.faces), dtype=torch.int64),
+    )
+
+
+def save_obj(
+    path: str | os.PathLike,
+    vertices: torch.Tensor,
+    faces: torch.Tensor,
+    vertex_colors: torch.Tensor | None = None,
+) -> None:
+    """Write one mesh ((V, 3), (F, 3), optional (V, 3) colors in [0, 1]) atomically."""
+    v = vertices.detach().cpu().numpy().astype(np.float64)
+    f = faces.detach().cpu().numpy().astype(np.int64)
+    if v.ndim != 2 or v.shape[1] != 3 or f.ndim != 2 or f.shape[1] != 3:
+        raise ValueError(f"save_obj takes (V, 3) vertices and (F, 3) faces, got {v.shape}, {f.shape}")
+    lines = []
+    if vertex_colors is not None:
+        c = vertex_colors.detach().cpu().numpy()
+        lines += [f"v {a:.6f} {b:.6f} {d:.6f} {r:.4f} {g:.4f} {bb:.4f}" for (a, b, d), (r, g, bb) in zip(v, c)]
+    else:
+        lines += [f"v {a:.6f} {b:.6f} {d:.6f}" for a, b, d in v]
+    lines += [f"f {a + 1} {b + 1} {c + 1}" for a, b, c in f]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+    os.replace(tmp, path)

@@ -1,0 +1,37 @@
+"""The differentiable soft rasterizer and its cameras, lighting and renderer module."""
+
+from .cameras import (
+    default_eye_distance,
+    eye_from_angles,
+    look,
+    look_at,
+    look_at_perspective,
+    orthographic,
+    perspective,
+    projection,
+)
+from .lighting import lighting
+from .options import RasterOptions
+from .rasterize import BACKENDS, rasterize_with_options, resolve_backend, soft_rasterize
+from .reference import pixel_centers, soft_rasterize_reference
+from .renderer import SoftRenderer
+
+__all__ = [
+    "BACKENDS",
+    "RasterOptions",
+    "SoftRenderer",
+    "default_eye_distance",
+    "eye_from_angles",
+    "lighting",
+    "look",
+    "look_at",
+    "look_at_perspective",
+    "orthographic",
+    "perspective",
+    "pixel_centers",
+    "projection",
+    "rasterize_with_options",
+    "resolve_backend",
+    "soft_rasterize",
+    "soft_rasterize_reference",
+]

@@ -1,0 +1,82 @@
+"""Validated options of the soft rasterizer (official SoftRas defaults)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+DIST_FUNCS = ("hard", "euclidean", "barycentric")
+AGGR_ALPHA = ("hard", "sum", "prod")
+AGGR_RGB = ("hard", "softmax")
+TEXTURE_TYPES = ("surface", "vertex")
+
+
+@dataclass(frozen=True)
+class RasterOptions:
+    """Everything that shapes a soft rasterization.
+
+    Attributes:
+        image_size: output side S in pixels (square images).
+        background_color: RGB of empty pixels.
+        near, far: depth range of faces that may contribute color.
+        eps: background depth ε of the softmax color aggregation.
+        sigma: sharpness σ of the probability map (σ → 0: hard edges).
+        gamma: softmax temperature γ of the color aggregation.
+        dist_func: ``euclidean`` (squared distance to the triangle's boundary),
+            ``barycentric`` (squared smallest barycentric coordinate) or ``hard``.
+        aggr_alpha: ``prod`` (1 − Π(1 − D)), ``sum`` (ΣD / F) or ``hard`` (any D > ½).
+        aggr_rgb: ``softmax`` over normalized inverse depth, or ``hard`` (z-buffer).
+        dist_eps: probability below which a pixel–face pair is culled.
+        texture_type: ``surface`` (R×R per-face atlas, T = R²) or ``vertex`` (T = 3).
+        double_side: back-facing faces also contribute color (``fill_back``).
+    """
+
+    image_size: int = 256
+    background_color: tuple[float, float, float] = field(default=(0.0, 0.0, 0.0))
+    near: float = 1.0
+    far: float = 100.0
+    eps: float = 1e-3
+    sigma: float = 1e-5
+    gamma: float = 1e-4
+    dist_func: str = "euclidean"
+    aggr_alpha: str = "prod"
+    aggr_rgb: str = "softmax"
+    dist_eps: float = 1e-4
+    texture_type: str = "surface"
+    double_side: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.image_size, int) or isinstance(self.image_size, bool):
+            raise TypeError(f"image_size must be an int, got {type(self.image_size).__name__}")
+        if self.image_size <= 0:
+            raise ValueError(f"image_size must be positive, got {self.image_size}")
+        bg = tuple(float(c) for c in self.background_color)
+        if len(bg) != 3 or not all(math.isfinite(c) for c in bg):
+            raise ValueError(f"background_color must be 3 finite floats, got {self.background_color}")
+        object.__setattr__(self, "background_color", bg)
+        for name in ("near", "far", "eps", "sigma", "gamma", "dist_eps"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise ValueError(f"{name} must be a finite number, got {v!r}")
+            object.__setattr__(self, name, float(v))
+        if self.sigma <= 0:
+            raise ValueError(f"sigma must be > 0, got {self.sigma}")
+        if self.gamma <= 0:
+            raise ValueError(f"gamma must be > 0, got {self.gamma}")
+        if not 0 < self.dist_eps < 0.5:
+            raise ValueError(f"dist_eps must be in (0, 0.5), got {self.dist_eps}")
+        if not self.near < self.far:
+            raise ValueError(f"near ({self.near}) must be smaller than far ({self.far})")
+        for name, allowed in (
+            ("dist_func", DIST_FUNCS),
+            ("aggr_alpha", AGGR_ALPHA),
+            ("aggr_rgb", AGGR_RGB),
+            ("texture_type", TEXTURE_TYPES),
+        ):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+
+    @property
+    def threshold(self) -> float:
+        """Squared screen distance beyond which an outside pixel is culled: σ·ln(1/ε − 1)."""
+        return self.sigma * math.log(1.0 / self.dist_eps - 1.0)
