@@ -27,7 +27,7 @@ def _build(name: str) -> ModuleType:
             name="softrec_raster_cpu",
             sources=[str(s) for s in sources],
             extra_include_paths=[str(common)],
-            extra_cflags=["-O3", "-fopenmp"],
+            extra_cflags=["-O3", "-fopenmp", "-fno-math-errno", "-fno-trapping-math"],
             extra_ldflags=["-fopenmp"],
             verbose=bool(os.environ.get("SOFTREC_VERBOSE_BUILD")),
         )

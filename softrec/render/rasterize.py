@@ -87,8 +87,13 @@ def _validate(face_vertices: torch.Tensor, face_textures: torch.Tensor | None, o
 
 
 def resolve_backend(device: torch.device, backend: str | None = None) -> str:
-    """The backend that will run for tensors on ``device`` (argument > env var > device)."""
+    """The backend that will run for tensors on ``device`` (argument > env var > device).
+
+    An automatic choice falls back to ``reference`` (with one warning) when the compiled
+    extension cannot be built; an explicitly requested backend raises instead.
+    """
     name = backend or os.environ.get("SOFTREC_BACKEND") or None
+    explicit = name is not None
     if name is None:
         name = "cuda" if device.type == "cuda" else "cpu"
     if name not in BACKENDS:
@@ -98,6 +103,11 @@ def resolve_backend(device: torch.device, backend: str | None = None) -> str:
     if name == "cpu" and device.type != "cpu":
         raise ValueError(f"backend 'cpu' needs CPU tensors, got tensors on {device}")
     if name != "reference" and _ext.load(name) is None:
+        if explicit:
+            raise RuntimeError(
+                f"the '{name}' backend was requested but its extension could not be built "
+                "(see the warning above; SOFTREC_VERBOSE_BUILD=1 shows the compiler output)"
+            )
         return "reference"
     return name
 
@@ -124,17 +134,19 @@ class _SoftRasterizeFunction(torch.autograd.Function):
         fparams, iparams = _params(opts)
         fv = face_vertices.contiguous()
         tex = face_textures.contiguous() if face_textures is not None else fv.new_empty(0)
-        image, aux, bin_offsets, bin_faces = module.forward(fv, tex, fparams, iparams)
-        ctx.save_for_backward(fv, tex, image, aux, bin_offsets, bin_faces)
+        # Backends return the image, per-pixel aggregation state and a winner map, then any
+        # private state (e.g. CUDA's tile bins) that their backward pass reuses.
+        image, aux, winner, *state = module.forward(fv, tex, fparams, iparams)
+        ctx.save_for_backward(fv, tex, image, aux, winner, *state)
         ctx.module, ctx.fparams, ctx.iparams = module, fparams, iparams
         ctx.has_textures = face_textures is not None
         return image
 
     @staticmethod
     def backward(ctx, grad_image):
-        fv, tex, image, aux, bin_offsets, bin_faces = ctx.saved_tensors
+        fv, tex, image, aux, winner, *state = ctx.saved_tensors
         grad_fv, grad_tex = ctx.module.backward(
-            grad_image.contiguous(), fv, tex, image, aux, bin_offsets, bin_faces,
+            grad_image.contiguous(), fv, tex, image, aux, winner, list(state),
             ctx.fparams, ctx.iparams,
         )
         return grad_fv, (grad_tex if ctx.has_textures else None), None, None

@@ -20,6 +20,8 @@ from .options import RasterOptions
 DEGENERATE_AREA = 1e-10
 # Lower bound of the clipped-barycentric normalizer (never reached for valid faces).
 CLIP_SUM_MIN = 1e-5
+# Floor of an edge's squared length (only degenerate faces, which are skipped, reach it).
+MIN_EDGE_LENGTH2 = 1e-30
 
 
 def pixel_centers(image_size: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
@@ -34,7 +36,7 @@ def pixel_centers(image_size: int, dtype: torch.dtype, device: torch.device) -> 
 
 def _segment_dist2(px, py, ax, ay, bx, by):
     ex, ey = bx - ax, by - ay
-    len2 = (ex * ex + ey * ey).clamp_min(torch.finfo(ex.dtype).tiny)
+    len2 = (ex * ex + ey * ey).clamp_min(MIN_EDGE_LENGTH2)
     t = (((px - ax) * ex + (py - ay) * ey) / len2).clamp(0, 1)
     rx, ry = px - ax - t * ex, py - ay - t * ey
     return rx * rx + ry * ry
@@ -49,7 +51,7 @@ def _sample_texture(tex, wc, texture_type: str):
     with torch.no_grad():
         ix = torch.floor(wc[..., 0] * r).clamp(max=r - 1)
         iy = torch.floor(wc[..., 1] * r).clamp(max=r - 1)
-        upper = (wc[..., 0] + wc[..., 1]) * r - ix - iy > 1
+        upper = (1 - wc[..., 2]) * r - ix - iy > 1  # exact on the clipped edge wc2 = 0
         idx = torch.where(upper, (r - 1 - iy) * r + (r - 1 - ix), iy * r + ix).long()
     b, p, f = idx.shape
     tex_full = tex.expand(b, p, f, t, 3)
@@ -97,7 +99,6 @@ def _rasterize_chunk(
 
     if opts.dist_func == "hard":
         keep = keep & inside
-        x = torch.full_like(w0, 50.0)  # sigmoid(50) == 1 in float64 and float32
     elif opts.dist_func == "euclidean":
         d2 = torch.minimum(
             torch.minimum(

@@ -1,0 +1,28 @@
+// Host-side launchers of the CUDA kernels (raw pointers; defined in soft_raster_cuda.cu).
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "soft_raster.h"
+
+namespace softrec {
+
+template <typename T>
+void launch_count_bins(const T* fv, int64_t B, const Params<T>& P, int64_t* counts,
+                       cudaStream_t stream);
+template <typename T>
+void launch_fill_bins(const T* fv, int64_t B, const Params<T>& P, int64_t* cursor,
+                      int32_t* bin_faces, cudaStream_t stream);
+template <typename T>
+void launch_forward(const T* fv, const T* tex, int64_t B, const Params<T>& P,
+                    const int64_t* offsets, const int32_t* bin_faces, T* image, T* aux,
+                    int32_t* winner, cudaStream_t stream);
+template <typename T>
+void launch_backward(const T* fv, const T* tex, int64_t B, const Params<T>& P,
+                     const int64_t* offsets, const int32_t* bin_faces, const T* grad_image,
+                     const T* image, const T* aux, const int32_t* winner, T* grad_fv,
+                     T* grad_tex, cudaStream_t stream);
+
+}  // namespace softrec
