@@ -137,6 +137,7 @@ def _rasterize_chunk(
     w = torch.stack((w0, w1, w2), dim=-1)
     wc = w.clamp(0, 1)
     wc = wc / wc.sum(-1, keepdim=True).clamp_min(CLIP_SUM_MIN)
+    wc = torch.where(valid.unsqueeze(-1), wc, torch.full_like(wc, 1 / 3))  # no 1/0 depth
     zs = torch.stack((z0, z1, z2), dim=-1).expand_as(wc)
     zp = 1 / (wc / zs).sum(-1)
     color_ok = keep & (zp >= opts.near) & (zp <= opts.far)
