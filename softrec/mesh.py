@@ -44,7 +44,9 @@ def face_vertices(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
     return torch.gather(vertices, 1, idx).reshape(b, f, 3, vertices.shape[-1])
 
 
-def face_normals(vertices: torch.Tensor, faces: torch.Tensor, normalize: bool = True) -> torch.Tensor:
+def face_normals(
+    vertices: torch.Tensor, faces: torch.Tensor, normalize: bool = True
+) -> torch.Tensor:
     """Outward face normals ``(v1 − v0) × (v2 − v0)``: (B, F, 3)."""
     faces = _check_mesh(vertices, faces)
     fv = face_vertices(vertices, faces)
@@ -133,11 +135,16 @@ def save_obj(
     v = vertices.detach().cpu().numpy().astype(np.float64)
     f = faces.detach().cpu().numpy().astype(np.int64)
     if v.ndim != 2 or v.shape[1] != 3 or f.ndim != 2 or f.shape[1] != 3:
-        raise ValueError(f"save_obj takes (V, 3) vertices and (F, 3) faces, got {v.shape}, {f.shape}")
+        raise ValueError(
+            f"save_obj takes (V, 3) vertices and (F, 3) faces, got {v.shape}, {f.shape}"
+        )
     lines = []
     if vertex_colors is not None:
         c = vertex_colors.detach().cpu().numpy()
-        lines += [f"v {a:.6f} {b:.6f} {d:.6f} {r:.4f} {g:.4f} {bb:.4f}" for (a, b, d), (r, g, bb) in zip(v, c)]
+        lines += [
+            f"v {a:.6f} {b:.6f} {d:.6f} {r:.4f} {g:.4f} {bb:.4f}"
+            for (a, b, d), (r, g, bb) in zip(v, c, strict=True)
+        ]
     else:
         lines += [f"v {a:.6f} {b:.6f} {d:.6f}" for a, b, d in v]
     lines += [f"f {a + 1} {b + 1} {c + 1}" for a, b, c in f]

@@ -37,7 +37,9 @@ def sphere_screen_faces(
     verts = (v + 0.01 * torch.randn(batch, *v.shape, generator=g)).to(image_dtype)
     az = torch.arange(batch, dtype=image_dtype) * 37.0
     eye = cameras.eye_from_angles(
-        torch.full((batch,), 2.732, dtype=image_dtype), torch.full((batch,), 30.0, dtype=image_dtype), az
+        torch.full((batch,), 2.732, dtype=image_dtype),
+        torch.full((batch,), 30.0, dtype=image_dtype),
+        az,
     )
     screen = cameras.perspective(cameras.look_at(verts, eye), 15.0)
     return softrec.face_vertices(screen, f)
@@ -45,9 +47,13 @@ def sphere_screen_faces(
 
 def option_grid():
     """Every combination of the rasterizer's discrete options (silhouette and color)."""
-    for dist, alpha in itertools.product(("euclidean", "barycentric", "hard"), ("prod", "sum", "hard")):
+    for dist, alpha in itertools.product(
+        ("euclidean", "barycentric", "hard"), ("prod", "sum", "hard")
+    ):
         yield dict(dist_func=dist, aggr_alpha=alpha, textured=False)
-        for rgb, tex_type, double in itertools.product(("softmax", "hard"), ("surface", "vertex"), (False, True)):
+        for rgb, tex_type, double in itertools.product(
+            ("softmax", "hard"), ("surface", "vertex"), (False, True)
+        ):
             yield dict(dist_func=dist, aggr_alpha=alpha, textured=True, aggr_rgb=rgb,
                        texture_type=tex_type, double_side=double)  # fmt: skip
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from softrec.render import soft_rasterize
-from softrec.render.reference import soft_rasterize_reference
 from softrec.render.options import RasterOptions
+from softrec.render.reference import soft_rasterize_reference
 from tests.render_helpers import option_grid, option_id, random_faces, sphere_screen_faces
 
 GRID = list(option_grid())
@@ -22,7 +22,9 @@ def _render_and_grads(fv, tex, backend, upstream, **kw):
     if out.requires_grad:
         inputs = [fv] + ([tex] if tex is not None else [])
         got = torch.autograd.grad((out * upstream).sum(), inputs, allow_unused=True)
-        grads = [g if g is not None else torch.zeros_like(x) for g, x in zip(got, inputs)]
+        grads = [
+            g if g is not None else torch.zeros_like(x) for g, x in zip(got, inputs, strict=True)
+        ]
         grads += [None] * (2 - len(grads))
     return out.detach(), grads
 
@@ -43,7 +45,7 @@ def _compare(case, dtype, backend, rtol):
         out, grads = _render_and_grads(fv, tex, backend, upstream, **kw)
     ref_out, ref_grads = _render_and_grads(fv, tex, "reference", upstream, **kw)
     torch.testing.assert_close(out, ref_out, rtol=rtol, atol=rtol)
-    for got, want in zip(grads, ref_grads):
+    for got, want in zip(grads, ref_grads, strict=True):
         if want is None:
             continue
         scale = max(float(want.abs().max()), 1.0)
@@ -75,14 +77,17 @@ def test_gradcheck_cpu(dist_func, aggr):
     kw = dict(image_size=6, sigma=2e-2, gamma=0.5, dist_func=dist_func, dist_eps=1e-12,
               backend="cpu")  # fmt: skip
     if aggr == "prod":
+
         def fn(v):
             return soft_rasterize(v, None, **kw)[:, 3]
+
         assert torch.autograd.gradcheck(fn, (fv,), eps=1e-6, atol=1e-6)
     else:
         tex.requires_grad_()
 
         def fn(v, t):
             return soft_rasterize(v, t, texture_type="vertex", double_side=True, **kw)[:, :3]
+
         assert torch.autograd.gradcheck(fn, (fv, tex), eps=1e-6, atol=1e-6)
 
 
@@ -90,7 +95,9 @@ def test_culling_is_exact_up_to_dist_eps():
     fv, _ = random_faces(batch=2, faces=10, seed=7)
     for dist_eps in (1e-4, 1e-8):
         opts = RasterOptions(image_size=S, sigma=3e-3, dist_eps=dist_eps)
-        culled = soft_rasterize(fv, None, image_size=S, sigma=3e-3, dist_eps=dist_eps, backend="cpu")
+        culled = soft_rasterize(
+            fv, None, image_size=S, sigma=3e-3, dist_eps=dist_eps, backend="cpu"
+        )
         dense = soft_rasterize_reference(fv, None, opts, cull=False)
         diff = (culled[:, 3] - dense[:, 3]).abs().max().item()
         # each skipped pair has D < dist_eps, so alpha moves by at most F * dist_eps
@@ -140,4 +147,6 @@ def test_cuda_matches_cpu_on_training_workload():
     torch.testing.assert_close(a, b.cpu(), rtol=1e-4, atol=1e-5)
     a[:, 3].sum().backward()
     b[:, 3].sum().backward()
-    torch.testing.assert_close(fa.grad, fb.grad.cpu(), rtol=1e-3, atol=1e-3 * fa.grad.abs().max().item())
+    torch.testing.assert_close(
+        fa.grad, fb.grad.cpu(), rtol=1e-3, atol=1e-3 * fa.grad.abs().max().item()
+    )

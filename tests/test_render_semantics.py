@@ -35,7 +35,10 @@ def test_camera_conventions():
     torch.testing.assert_close(eye, torch.tensor([2.0, 0.0, 0.0]), atol=1e-6, rtol=0)
     eye = cameras.eye_from_angles(2.732, 30.0, 0.0)
     torch.testing.assert_close(
-        eye, torch.tensor([0.0, 2.732 * 0.5, -2.732 * math.cos(math.radians(30))]), atol=1e-5, rtol=0
+        eye,
+        torch.tensor([0.0, 2.732 * 0.5, -2.732 * math.cos(math.radians(30))]),
+        atol=1e-5,
+        rtol=0,
     )
     # the origin projects to the image centre, +y world appears up, depth = distance
     pts = torch.tensor([[[0.0, 0.0, 0.0], [0.0, 0.1, 0.0], [0.1, 0.0, 0.0]]])
@@ -131,8 +134,12 @@ def test_softmax_color_shows_nearest_face_and_background(backend):
     img = soft_rasterize(fv, tex, image_size=16, sigma=1e-6, background_color=(0, 1, 0),
                          backend=backend)  # fmt: skip
     centre, corner = img[0, :3, 8, 8], img[0, :3, 0, 0]
-    torch.testing.assert_close(centre, torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64), atol=1e-6, rtol=0)
-    torch.testing.assert_close(corner, torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64), atol=1e-6, rtol=0)
+    torch.testing.assert_close(
+        centre, torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64), atol=1e-6, rtol=0
+    )
+    torch.testing.assert_close(
+        corner, torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64), atol=1e-6, rtol=0
+    )
     # back-facing faces get color only when double-sided
     back = soft_rasterize(fv[:, :, [0, 2, 1]], tex, image_size=16, sigma=1e-6, backend=backend)
     assert back[0, :3, 8, 8].abs().max() < 1e-6

@@ -1,7 +1,11 @@
 // Host-side launchers of the CUDA kernels (raw pointers; defined in soft_raster_cuda.cu).
 #pragma once
 
+#ifdef SOFTREC_CUDA_SHIM
+#include "cuda_shim.h"  // serial CPU stand-ins (tests)
+#else
 #include <cuda_runtime.h>
+#endif
 
 #include <cstdint>
 

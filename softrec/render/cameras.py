@@ -27,7 +27,9 @@ def _as_batched(value: TensorLike, like: torch.Tensor, name: str, last: int | No
         if t.dim() == 0:
             t = t.reshape(1)
         if t.dim() != 1:
-            raise ValueError(f"{name} must be a scalar or a (B,) tensor, got shape {tuple(t.shape)}")
+            raise ValueError(
+                f"{name} must be a scalar or a (B,) tensor, got shape {tuple(t.shape)}"
+            )
     else:
         if t.dim() == 1:
             t = t.unsqueeze(0)

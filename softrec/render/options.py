@@ -52,7 +52,9 @@ class RasterOptions:
             raise ValueError(f"image_size must be positive, got {self.image_size}")
         bg = tuple(float(c) for c in self.background_color)
         if len(bg) != 3 or not all(math.isfinite(c) for c in bg):
-            raise ValueError(f"background_color must be 3 finite floats, got {self.background_color}")
+            raise ValueError(
+                f"background_color must be 3 finite floats, got {self.background_color}"
+            )
         object.__setattr__(self, "background_color", bg)
         for name in ("near", "far", "eps", "sigma", "gamma", "dist_eps"):
             v = getattr(self, name)

@@ -71,7 +71,8 @@ def _validate(face_vertices: torch.Tensor, face_textures: torch.Tensor | None, o
         )
     if face_textures.dtype != face_vertices.dtype:
         raise TypeError(
-            f"face_textures dtype {face_textures.dtype} != face_vertices dtype {face_vertices.dtype}"
+            f"face_textures dtype {face_textures.dtype} != face_vertices dtype "
+            f"{face_vertices.dtype}"
         )
     if face_textures.device != face_vertices.device:
         raise ValueError(
@@ -146,8 +147,15 @@ class _SoftRasterizeFunction(torch.autograd.Function):
     def backward(ctx, grad_image):
         fv, tex, image, aux, winner, *state = ctx.saved_tensors
         grad_fv, grad_tex = ctx.module.backward(
-            grad_image.contiguous(), fv, tex, image, aux, winner, list(state),
-            ctx.fparams, ctx.iparams,
+            grad_image.contiguous(),
+            fv,
+            tex,
+            image,
+            aux,
+            winner,
+            list(state),
+            ctx.fparams,
+            ctx.iparams,
         )
         return grad_fv, (grad_tex if ctx.has_textures else None), None, None
 
@@ -212,4 +220,3 @@ def rasterize_with_options(
     if anti_aliasing:
         images = torch.nn.functional.avg_pool2d(images, kernel_size=2, stride=2)
     return images
-

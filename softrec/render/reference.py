@@ -197,7 +197,13 @@ def soft_rasterize_reference(
         if need_grad:
             outs.append(
                 checkpoint(
-                    _rasterize_chunk, p, face_vertices, face_textures, background, opts, cull,
+                    _rasterize_chunk,
+                    p,
+                    face_vertices,
+                    face_textures,
+                    background,
+                    opts,
+                    cull,
                     use_reentrant=False,
                 )
             )

@@ -1,0 +1,134 @@
+#!/usr/bin/env python
+"""Benchmark the soft rasterizer backends side by side on the training workload.
+
+Silhouettes: a jittered 642-vertex icosphere (radius 0.5) seen by the dataset cameras
+(distance 2.732, elevation 30°, azimuths 0..345° in 15° steps, viewing angle 15°), 64×64,
+σ = 1e-4, dist_eps = 1e-10, prod aggregation; batch B renders; forward and
+forward+backward. Color: B = 8, 256×256, per-vertex colors, lighting, softmax.
+Prints a Markdown table of medians (ms) and the reference/backend ratio.
+
+    python scripts/bench_raster.py [--threads 2] [--repeats 5] [--batches 1 16 64 256]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import platform
+import statistics
+import time
+
+import torch
+
+import softrec
+from softrec.render import SoftRenderer, cameras, resolve_backend, soft_rasterize
+
+DISTANCE, ELEVATION, VIEW_ANGLE = 2.732, 30.0, 15.0
+
+
+def silhouette_inputs(batch: int, seed: int = 0) -> torch.Tensor:
+    v, f = softrec.icosphere(3, 0.5)
+    g = torch.Generator().manual_seed(seed)
+    verts = v + 0.01 * torch.randn(batch, *v.shape, generator=g)
+    az = (torch.arange(batch) % 24).float() * 15.0
+    eye = cameras.eye_from_angles(
+        torch.full((batch,), DISTANCE), torch.full((batch,), ELEVATION), az
+    )
+    return softrec.face_vertices(cameras.perspective(cameras.look_at(verts, eye), VIEW_ANGLE), f)
+
+
+def timed(fn, repeats: int) -> float:
+    fn()  # warm-up (and JIT build)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t0)
+    return 1000 * statistics.median(times)
+
+
+def bench_silhouettes(backend: str, batch: int, repeats: int, device: str) -> tuple[float, float]:
+    fv = silhouette_inputs(batch).to(device)
+    kw = dict(image_size=64, sigma=1e-4, dist_eps=1e-10, backend=backend)
+    target = torch.rand(batch, 64, 64, device=device)
+
+    def fwd():
+        with torch.no_grad():
+            soft_rasterize(fv, None, **kw)
+
+    def fwd_bwd():
+        x = fv.clone().requires_grad_()
+        loss = ((soft_rasterize(x, None, **kw)[:, 3] - target) ** 2).sum()
+        loss.backward()
+
+    return timed(fwd, repeats), timed(fwd_bwd, repeats)
+
+
+def bench_color(backend: str, repeats: int, device: str, batch: int = 8) -> tuple[float, float]:
+    v, f = softrec.icosphere(3, 0.5)
+    verts = v[None].expand(batch, -1, -1).to(device)
+    colors = (v[None].expand(batch, -1, -1) + 0.5).clamp(0, 1).to(device)
+    r = SoftRenderer(image_size=256, viewing_angle=VIEW_ANGLE, texture_type="vertex",
+                     sigma=1e-5, backend=backend)  # fmt: skip
+    eyes = cameras.eye_from_angles(
+        torch.full((batch,), DISTANCE), torch.full((batch,), ELEVATION), torch.arange(batch) * 45.0
+    ).to(device)
+
+    def fwd():
+        with torch.no_grad():
+            r(verts, f.to(device), colors, eyes=eyes)
+
+    def fwd_bwd():
+        x = verts.clone().requires_grad_()
+        c = colors.clone().requires_grad_()
+        r(x, f.to(device), c, eyes=eyes).sum().backward()
+
+    return timed(fwd, repeats), timed(fwd_bwd, repeats)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--batches", type=int, nargs="+", default=[1, 16, 64, 256])
+    ap.add_argument("--reference-max-batch", type=int, default=16,
+                    help="largest batch the slow dense reference is timed at")  # fmt: skip
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    backends = ["reference", "cpu"]
+    if torch.cuda.is_available():
+        backends.append("cuda")
+    backends = [b for b in backends if b == "reference" or
+                resolve_backend(torch.device(b if b == "cuda" else "cpu"), b) == b]  # fmt: skip
+    print(f"# bench_raster — {datetime.date.today()}, torch {torch.__version__}, "
+          f"{platform.processor() or platform.machine()}, {args.threads} threads"
+          + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""))  # fmt: skip
+    print("\nSilhouettes, 642-vertex sphere, 64×64, σ = 1e-4 (median ms)\n")
+    print("| B | backend | forward | forward+backward | reference / backend (fwd+bwd) |")
+    print("|---|---|---|---|---|")
+    for batch in args.batches:
+        ref = None
+        for backend in backends:
+            if backend == "reference" and batch > args.reference_max_batch:
+                continue
+            device = "cuda" if backend == "cuda" else "cpu"
+            f, fb = bench_silhouettes(backend, batch, args.repeats, device)
+            if backend == "reference":
+                ref = fb
+            ratio = f"{ref / fb:.0f}×" if ref is not None and backend != "reference" else "—"
+            print(f"| {batch} | {backend} | {f:.1f} | {fb:.1f} | {ratio} |", flush=True)
+    print("\nColor: B = 8, 256×256, vertex colors, lighting, softmax (median ms)\n")
+    print("| backend | forward | forward+backward |")
+    print("|---|---|---|")
+    for backend in backends:
+        if backend == "reference":
+            continue
+        device = "cuda" if backend == "cuda" else "cpu"
+        f, fb = bench_color(backend, args.repeats, device)
+        print(f"| {backend} | {f:.1f} | {fb:.1f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
