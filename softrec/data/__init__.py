@@ -1,0 +1,38 @@
+"""Data: the ShapeNet rendering dataset (NMR release) in HDF5, a synthetic stand-in, the
+voxelizer and the loaders.
+
+* Conventions (views, cameras, voxel layout, RGB): :mod:`softrec.data.conventions`.
+* :data:`CATEGORIES`: the 13 ``(synset, name, paper_name)`` in the paper's row order.
+* :func:`voxelize`, :func:`voxel_iou`: meshes → solid 32³ grids in the dataset layout.
+* :func:`make_synthetic_dataset`, :func:`ensure_synthetic_dataset`: procedural data.
+* :class:`TwoViewDataset`, :class:`ViewVoxelDataset`, :class:`ShapeNetDataModule`.
+* Format of the files: ``data/README.md`` and :mod:`softrec.data.h5format`.
+"""
+
+from .categories import CATEGORIES, SYNSET_IDS, SYNSET_TO_NAME, resolve_categories
+from .conventions import FORMAT_VERSION, NUM_VIEWS, view_to_camera
+from .datamodule import ShapeNetDataModule
+from .datasets import TwoViewDataset, ViewVoxelDataset
+from .h5format import open_split
+from .synthetic import ensure_synthetic_dataset, make_synthetic_dataset
+from .voxelize import from_dataset_layout, to_dataset_layout, voxel_iou, voxelize
+
+__all__ = [
+    "CATEGORIES",
+    "FORMAT_VERSION",
+    "NUM_VIEWS",
+    "SYNSET_IDS",
+    "SYNSET_TO_NAME",
+    "ShapeNetDataModule",
+    "TwoViewDataset",
+    "ViewVoxelDataset",
+    "ensure_synthetic_dataset",
+    "from_dataset_layout",
+    "make_synthetic_dataset",
+    "open_split",
+    "resolve_categories",
+    "to_dataset_layout",
+    "view_to_camera",
+    "voxel_iou",
+    "voxelize",
+]

@@ -1,0 +1,127 @@
+"""``ShapeNetDataModule``: train/val/test loaders over a directory of split files."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader
+
+from .categories import SYNSET_IDS, SYNSET_TO_NAME, resolve_categories
+from .datasets import TwoViewDataset, ViewVoxelDataset
+from .h5format import split_path
+
+#: Default batch of objects per training step (the public code's 64).
+DEFAULT_BATCH_SIZE = 64
+#: Evaluation batches hold (object, view) pairs; larger is cheaper per sample.
+DEFAULT_EVAL_BATCH_SIZE = 256
+
+
+class ShapeNetDataModule(pl.LightningDataModule):
+    """Loaders for ``root/{train,val,test}.h5`` (NMR release converted, or synthetic).
+
+    Args:
+        root: directory of the split files.
+        categories: synset ids or names (default all 13 present).
+        batch_size: objects per training batch.
+        num_workers: DataLoader worker processes (each opens the file itself).
+        eval_batch_size: (object, view) pairs per evaluation batch.
+        val_objects_per_category: validate on the first k objects of each category only
+            (fixed subset, every view); ``None`` = all.
+        seed: seeds the training shuffle (a ``torch.Generator``); view pairs come from
+            the workers' RNG, seeded from it by the DataLoader.
+        pin_memory: ``None`` = pin when CUDA is available.
+
+    Training batches: ``images_a``, ``images_b`` float32 (B, 4, 64, 64) in [0, 1]
+    (inverted RGB + alpha), ``view_a``, ``view_b``, ``class_id`` int64 (B,). Evaluation
+    batches: ``images`` (B, 4, 64, 64), ``voxels`` bool (B, 32, 32, 32), ``view``,
+    ``class_id``, ``object_id`` int64 (B,). ``class_names`` maps class ids to names.
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        categories: Iterable[str] | str | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        num_workers: int = 2,
+        eval_batch_size: int = DEFAULT_EVAL_BATCH_SIZE,
+        val_objects_per_category: int | None = None,
+        seed: int = 0,
+        pin_memory: bool | None = None,
+    ) -> None:
+        super().__init__()
+        for name, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
+            raise ValueError(f"num_workers must be an int >= 0, got {num_workers!r}")
+        self.root = Path(root)
+        self.categories = None if categories is None else resolve_categories(categories)
+        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
+        self.num_workers = num_workers
+        self.val_objects_per_category = val_objects_per_category
+        self.seed = seed
+        self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
+        self._datasets: dict[str, TwoViewDataset | ViewVoxelDataset] = {}
+
+    @property
+    def class_names(self) -> dict[int, str]:
+        """Class id → ShapeNet name for the 13 categories (ids are paper row indices)."""
+        return {i: SYNSET_TO_NAME[s] for i, s in enumerate(SYNSET_IDS)}
+
+    def train_dataset(self) -> TwoViewDataset:
+        if "train" not in self._datasets:
+            self._datasets["train"] = TwoViewDataset(
+                split_path(self.root, "train"), self.categories
+            )
+        return self._datasets["train"]  # type: ignore[return-value]
+
+    def eval_dataset(self, split: str) -> ViewVoxelDataset:
+        """The (object, view) dataset of ``split`` (``val`` uses the fixed subset)."""
+        if split not in ("train", "val", "test"):
+            raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}")
+        key = f"eval_{split}"
+        if key not in self._datasets:
+            subset = self.val_objects_per_category if split == "val" else None
+            self._datasets[key] = ViewVoxelDataset(
+                split_path(self.root, split), self.categories, subset
+            )
+        return self._datasets[key]  # type: ignore[return-value]
+
+    def setup(self, stage: str | None = None) -> None:
+        """Validate the files needed by ``stage`` (errors name the file and the problem)."""
+        if stage in (None, "fit"):
+            self.train_dataset()
+            self.eval_dataset("val")
+        if stage in (None, "validate"):
+            self.eval_dataset("val")
+        if stage in (None, "test"):
+            self.eval_dataset("test")
+
+    def _loader(self, dataset, batch_size: int, shuffle: bool) -> DataLoader:
+        generator = torch.Generator().manual_seed(self.seed) if shuffle else None
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            drop_last=shuffle,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.num_workers > 0,
+            generator=generator,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_dataset(), self.batch_size, shuffle=True)
+
+    def eval_dataloader(self, split: str) -> DataLoader:
+        """Every object × view of ``split`` in order (category, object, view)."""
+        return self._loader(self.eval_dataset(split), self.eval_batch_size, shuffle=False)
+
+    def val_dataloader(self) -> DataLoader:
+        return self.eval_dataloader("val")
+
+    def test_dataloader(self) -> DataLoader:
+        return self.eval_dataloader("test")

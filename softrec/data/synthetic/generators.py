@@ -1,0 +1,506 @@
+"""Procedural generators of the 13 ShapeNet categories, built from parts.
+
+Each generator takes a ``numpy.random.Generator`` and returns a list of
+:class:`~softrec.data.synthetic.parts.Part` in arbitrary units (normalized later) with
++y up, the object's front towards +z and its left-right symmetry plane at x = 0 (when it
+has one). Proportions, part presence and colors are randomized; the numbers below are
+plausible ranges for each part, relative to the object's main dimension.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from .parts import Part, box, cylinder, ellipsoid, frustum, tapered_box
+
+Generator = Callable[[np.random.Generator], list[Part]]
+
+
+def _color(rng: np.random.Generator, dark: bool = False) -> np.ndarray:
+    """A random color; ``dark`` gives a dim grey-ish one (tires, screens, metal)."""
+    if dark:
+        return np.full(3, rng.uniform(0.05, 0.3)) + rng.uniform(0, 0.05, 3)
+    base = rng.uniform(0.15, 0.95, 3)
+    grey = rng.uniform(0.2, 0.9)
+    mix = rng.uniform(0.0, 0.8)  # how desaturated
+    return mix * grey + (1 - mix) * base
+
+
+def _legs(rng, xs, zs, top_y, height, thick, color, round_legs: bool, splay: float = 0.0):
+    parts = []
+    for x in xs:
+        for z in zs:
+            foot = (x * (1 + splay), top_y - height, z * (1 + splay))
+            if round_legs:
+                parts.append(cylinder(foot, (x, top_y, z), thick / 2, color))
+            else:
+                parts.append(
+                    box(
+                        ((x + foot[0]) / 2, top_y - height / 2, (z + foot[2]) / 2),
+                        (thick, height, thick),
+                        color,
+                    )
+                )
+    return parts
+
+
+def airplane(rng: np.random.Generator) -> list[Part]:
+    """Fuselage + swept wings + horizontal and vertical tail, optional engines."""
+    body_c, wing_c = _color(rng), _color(rng)
+    length = 1.0
+    radius = rng.uniform(0.04, 0.09)
+    parts = [ellipsoid((0, 0, 0), (radius, radius * rng.uniform(0.9, 1.2), length / 2), body_c)]
+    span = rng.uniform(0.7, 1.2)
+    chord = rng.uniform(0.12, 0.3)
+    wing_z = rng.uniform(-0.05, 0.12)
+    wing_y = rng.uniform(-0.6, 0.4) * radius
+    sweep = rng.uniform(0.0, 0.6)
+    thick = rng.uniform(0.015, 0.03)
+    parts.append(tapered_box((0, wing_y, wing_z), (span, thick, chord), wing_c, sweep=sweep))
+    tail_z = -length / 2 + rng.uniform(0.05, 0.1)
+    tail_span = span * rng.uniform(0.25, 0.45)
+    parts.append(
+        tapered_box((0, radius * 0.3, tail_z), (tail_span, thick, chord * 0.6), wing_c, sweep=sweep)
+    )
+    fin_h = rng.uniform(0.1, 0.22)
+    fin = tapered_box(
+        (0, radius + fin_h / 2, tail_z),
+        (thick, fin_h, chord * 0.7),
+        wing_c,
+        top_scale=(1.0, rng.uniform(0.4, 0.9)),
+    )
+    lean = rng.uniform(0.0, 0.8)
+    parts.append(
+        fin.warped(lambda v: v - np.outer(v[:, 1] - radius, [0, 0, lean]) * (v[:, 1:2] > 0))
+    )
+    if rng.random() < 0.6:
+        er = rng.uniform(0.025, 0.045)
+        for side in (-1, 1):
+            x = side * span * rng.uniform(0.18, 0.3)
+            z = wing_z - sweep * abs(x) + chord * 0.4
+            parts.append(
+                cylinder(
+                    (x, wing_y - er * 1.2, z - 0.18),
+                    (x, wing_y - er * 1.2, z + 0.02),
+                    er,
+                    _color(rng, dark=True),
+                )
+            )
+    return parts
+
+
+def bench(rng: np.random.Generator) -> list[Part]:
+    """Long seat slab, slab or post legs, optional back rest."""
+    c = _color(rng)
+    leg_c = c if rng.random() < 0.5 else _color(rng, dark=True)
+    w, d = rng.uniform(1.0, 1.6), rng.uniform(0.25, 0.45)
+    h, t = rng.uniform(0.35, 0.5), rng.uniform(0.03, 0.07)
+    parts = [box((0, h, 0), (w, t, d), c)]
+    if rng.random() < 0.5:  # slab legs at both ends
+        for side in (-1, 1):
+            parts.append(box((side * (w / 2 - 0.06), h / 2, 0), (0.05, h, d * 0.9), leg_c))
+    else:
+        parts += _legs(
+            rng,
+            (-w / 2 + 0.06, w / 2 - 0.06),
+            (-d / 2 + 0.04, d / 2 - 0.04),
+            h,
+            h,
+            0.05,
+            leg_c,
+            rng.random() < 0.5,
+        )
+    if rng.random() < 0.6:
+        bh = rng.uniform(0.25, 0.45)
+        parts.append(box((0, h + bh / 2 + 0.05, -d / 2 + 0.02), (w, bh, 0.04), c))
+        for side in (-1, 1):
+            parts.append(
+                box(
+                    (side * (w / 2 - 0.06), h + bh / 2, -d / 2 + 0.02),
+                    (0.05, bh + 0.05, 0.05),
+                    leg_c,
+                )
+            )
+    return parts
+
+
+def cabinet(rng: np.random.Generator) -> list[Part]:
+    """Box carcass, drawers or doors on the front with handles, plinth or legs."""
+    c = _color(rng)
+    w, h, d = rng.uniform(0.5, 1.2), rng.uniform(0.5, 1.3), rng.uniform(0.3, 0.6)
+    base = rng.uniform(0.0, 0.12)
+    parts = [box((0, base + h / 2, 0), (w, h, d), c)]
+    if base > 0.03:
+        if rng.random() < 0.5:
+            parts.append(box((0, base / 2, 0), (w * 0.92, base, d * 0.92), _color(rng, True)))
+        else:
+            parts += _legs(
+                rng,
+                (-w / 2 + 0.04, w / 2 - 0.04),
+                (-d / 2 + 0.04, d / 2 - 0.04),
+                base,
+                base,
+                0.04,
+                _color(rng, True),
+                False,
+            )
+    front_c, handle_c = _color(rng), _color(rng, dark=True)
+    rows = int(rng.integers(1, 5))
+    cols = 1 if rows > 1 else int(rng.integers(1, 3))
+    gap = 0.02
+    cell_h, cell_w = (h - gap * (rows + 1)) / rows, (w - gap * (cols + 1)) / cols
+    for r in range(rows):
+        for k in range(cols):
+            x = -w / 2 + gap + cell_w / 2 + k * (cell_w + gap)
+            y = base + gap + cell_h / 2 + r * (cell_h + gap)
+            parts.append(box((x, y, d / 2 + 0.01), (cell_w, cell_h, 0.02), front_c))
+            hx = x + (cell_w * 0.35 if cols > 1 and k == 0 else 0.0)
+            parts.append(box((hx, y + cell_h * 0.25, d / 2 + 0.03), (0.1, 0.025, 0.03), handle_c))
+    return parts
+
+
+def car(rng: np.random.Generator) -> list[Part]:
+    """Body + cabin + four wheels, optional spoiler."""
+    c = _color(rng)
+    length, width = 1.0, rng.uniform(0.38, 0.5)
+    body_h = rng.uniform(0.12, 0.22)
+    clearance = rng.uniform(0.06, 0.1)
+    parts = [
+        tapered_box(
+            (0, clearance + body_h / 2, 0),
+            (width, body_h, length),
+            c,
+            top_scale=(0.95, 0.97),
+            front_scale=(0.92, rng.uniform(0.6, 0.9)),
+        )
+    ]
+    cab_len = length * rng.uniform(0.35, 0.6)
+    cab_h = rng.uniform(0.1, 0.2)
+    cab_z = rng.uniform(-0.15, 0.05)
+    glass = c if rng.random() < 0.3 else _color(rng, dark=True)
+    parts.append(
+        tapered_box(
+            (0, clearance + body_h + cab_h / 2 - 0.005, cab_z),
+            (width * 0.88, cab_h, cab_len),
+            glass,
+            top_scale=(rng.uniform(0.75, 0.95), rng.uniform(0.5, 0.85)),
+        )
+    )
+    wr = rng.uniform(0.07, 0.1)
+    wheel_c = _color(rng, dark=True)
+    for zs in (length / 2 - rng.uniform(0.15, 0.22), -length / 2 + rng.uniform(0.15, 0.22)):
+        for side in (-1, 1):
+            x = side * width / 2
+            parts.append(
+                cylinder((x - side * 0.05, wr, zs), (x + side * 0.02, wr, zs), wr, wheel_c)
+            )
+    if rng.random() < 0.25:
+        top = clearance + body_h
+        parts.append(box((0, top + 0.05, -length / 2 + 0.04), (width * 0.9, 0.015, 0.08), c))
+        for side in (-1, 1):
+            parts.append(
+                box((side * width * 0.3, top + 0.025, -length / 2 + 0.04), (0.02, 0.05, 0.03), c)
+            )
+    return parts
+
+
+def chair(rng: np.random.Generator) -> list[Part]:
+    """Seat + back + four legs (or a pedestal), optional arms."""
+    c = _color(rng)
+    leg_c = c if rng.random() < 0.5 else _color(rng)
+    w, d = rng.uniform(0.4, 0.6), rng.uniform(0.4, 0.6)
+    h, t = rng.uniform(0.4, 0.5), rng.uniform(0.04, 0.1)
+    parts = [box((0, h, 0), (w, t, d), c)]
+    back_h = rng.uniform(0.35, 0.6)
+    tilt = rng.uniform(0.0, 0.15)
+    back = box((0, h + back_h / 2, -d / 2 + 0.03), (w * rng.uniform(0.8, 1.0), back_h, 0.05), c)
+    parts.append(back.warped(lambda v: v - np.outer(v[:, 1] - h, [0, 0, tilt])))
+    if rng.random() < 0.25:  # office chair: pedestal with star base
+        parts.append(cylinder((0, 0.06, 0), (0, h, 0), 0.03, leg_c))
+        for a in np.linspace(0, 2 * np.pi, 5, endpoint=False):
+            end = (np.sin(a) * w * 0.5, 0.03, np.cos(a) * w * 0.5)
+            parts.append(cylinder((0, 0.04, 0), end, 0.025, leg_c, sections=6))
+    else:
+        inset = 0.04
+        parts += _legs(
+            rng,
+            (-w / 2 + inset, w / 2 - inset),
+            (-d / 2 + inset, d / 2 - inset),
+            h - t / 2,
+            h - t / 2,
+            rng.uniform(0.03, 0.06),
+            leg_c,
+            rng.random() < 0.5,
+            splay=rng.uniform(0.0, 0.15),
+        )
+    if rng.random() < 0.35:
+        arm_h = rng.uniform(0.15, 0.25)
+        for side in (-1, 1):
+            parts.append(box((side * w / 2, h + arm_h, 0), (0.05, 0.04, d * 0.85), c))
+            parts.append(box((side * w / 2, h + arm_h / 2, d * 0.3), (0.04, arm_h, 0.04), c))
+    return parts
+
+
+def display(rng: np.random.Generator) -> list[Part]:
+    """Thin panel with a dark screen on a neck and base stand."""
+    frame = _color(rng, dark=rng.random() < 0.6)
+    w = 1.0
+    ph = w * rng.uniform(0.5, 0.75)
+    pt = rng.uniform(0.03, 0.08)
+    stand_h = rng.uniform(0.1, 0.3)
+    y = stand_h + ph / 2
+    parts = [
+        box((0, y, 0), (w, ph, pt), frame),
+        box((0, y, pt / 2 + 0.005), (w * 0.92, ph * 0.88, 0.01), _color(rng, dark=True)),
+    ]
+    if rng.random() < 0.4:
+        parts.append(box((0, y, -pt / 2 - 0.03), (w * 0.5, ph * 0.5, 0.06), frame))  # CRT back
+    parts.append(box((0, stand_h / 2 + 0.01, -0.02), (0.06, stand_h + 0.02, 0.04), frame))
+    bw, bd = rng.uniform(0.25, 0.5), rng.uniform(0.15, 0.3)
+    parts.append(box((0, 0.01, 0), (bw, 0.02, bd), frame))
+    return parts
+
+
+def lamp(rng: np.random.Generator) -> list[Part]:
+    """Base + pole (straight or bent) + shade."""
+    metal, shade_c = _color(rng), _color(rng)
+    height = 1.0
+    br = rng.uniform(0.1, 0.22)
+    if rng.random() < 0.5:
+        parts = [cylinder((0, 0, 0), (0, 0.04, 0), br, metal)]
+    else:
+        parts = [box((0, 0.02, 0), (br * 1.6, 0.04, br * 1.6), metal)]
+    pr = rng.uniform(0.012, 0.025)
+    top = np.array([0.0, height * rng.uniform(0.6, 0.85), 0.0])
+    parts.append(cylinder((0, 0.03, 0), top, pr, metal))
+    if rng.random() < 0.4:  # desk lamp: an arm reaching forward
+        end = top + np.array(
+            [rng.uniform(-0.1, 0.1), rng.uniform(0.05, 0.2), rng.uniform(0.2, 0.4)]
+        )
+        parts.append(cylinder(top, end, pr, metal))
+        shade_top = end
+        shade_bottom = end + np.array([0.0, -rng.uniform(0.12, 0.2), 0.05])
+        parts.append(
+            frustum(
+                shade_top, shade_bottom, rng.uniform(0.03, 0.06), rng.uniform(0.1, 0.16), shade_c
+            )
+        )
+    else:
+        sh = rng.uniform(0.18, 0.32)
+        r_bottom = rng.uniform(0.12, 0.25)
+        r_top = r_bottom * rng.uniform(0.4, 1.0)
+        parts.append(
+            frustum(top - [0, sh * 0.4, 0], top + [0, sh * 0.6, 0], r_bottom, r_top, shade_c)
+        )
+    return parts
+
+
+def loudspeaker(rng: np.random.Generator) -> list[Part]:
+    """Cabinet box with driver cones on the front, optional stand."""
+    c = _color(rng)
+    w, h, d = rng.uniform(0.3, 0.6), rng.uniform(0.5, 1.0), rng.uniform(0.3, 0.6)
+    base = 0.0 if rng.random() < 0.6 else rng.uniform(0.05, 0.2)
+    parts = [box((0, base + h / 2, 0), (w, h, d), c)]
+    if base > 0:
+        parts.append(box((0, base / 2, 0), (w * 0.6, base, d * 0.6), _color(rng, dark=True)))
+    n = int(rng.integers(1, 4))
+    drv = _color(rng, dark=True)
+    radii = sorted(rng.uniform(0.05, min(w, h / n) * 0.42, n), reverse=True)
+    y = base + h * 0.08
+    for r in radii:
+        y += r + 0.02
+        parts.append(frustum((0, y, d / 2 - 0.01), (0, y, d / 2 + 0.03), r, r * 0.7, drv))
+        y += r
+    return parts
+
+
+def rifle(rng: np.random.Generator) -> list[Part]:
+    """Long along z: barrel, receiver, stock, grip, magazine, optional scope."""
+    metal, wood = _color(rng, dark=True), _color(rng)
+    length = 1.0
+    recv_len = rng.uniform(0.25, 0.35)
+    recv_h = rng.uniform(0.06, 0.1)
+    parts = [box((0, 0, 0.05), (0.04, recv_h, recv_len), metal)]
+    barrel_end = length / 2
+    parts.append(
+        cylinder(
+            (0, recv_h * 0.2, 0.05 + recv_len / 2),
+            (0, recv_h * 0.2, barrel_end),
+            rng.uniform(0.012, 0.02),
+            metal,
+            sections=8,
+        )
+    )
+    stock_len = rng.uniform(0.25, 0.35)
+    stock_z = 0.05 - recv_len / 2 - stock_len / 2
+    parts.append(
+        tapered_box(
+            (0, -0.02, stock_z),
+            (0.045, recv_h * 1.2, stock_len),
+            wood,
+            front_scale=(1.0, rng.uniform(0.4, 0.8)),
+        ).warped(lambda v: v - np.outer(np.clip(-(v[:, 2] - stock_z), 0, None), [0, 0.4, 0]))
+    )
+    parts.append(
+        box((0, -recv_h, -0.05), (0.035, 0.1, 0.04), wood).warped(
+            lambda v: v - np.outer(-(v[:, 1] + recv_h), [0, 0, 0.4])
+        )
+    )
+    if rng.random() < 0.7:
+        parts.append(box((0, -recv_h - 0.03, 0.12), (0.03, rng.uniform(0.08, 0.15), 0.05), metal))
+    if rng.random() < 0.5:
+        sr = rng.uniform(0.015, 0.025)
+        parts.append(
+            cylinder(
+                (0, recv_h / 2 + sr + 0.01, -0.05),
+                (0, recv_h / 2 + sr + 0.01, 0.15),
+                sr,
+                metal,
+                sections=8,
+            )
+        )
+    return parts
+
+
+def sofa(rng: np.random.Generator) -> list[Part]:
+    """Base + back + optional arms, optional feet."""
+    c = _color(rng)
+    w, d = rng.uniform(0.9, 1.6), rng.uniform(0.4, 0.6)
+    feet = rng.uniform(0.0, 0.08)
+    base_h = rng.uniform(0.15, 0.25)
+    parts = [box((0, feet + base_h / 2, 0), (w, base_h, d), c)]
+    back_h = rng.uniform(0.2, 0.4)
+    back_t = rng.uniform(0.1, 0.2)
+    parts.append(
+        box((0, feet + base_h + back_h / 2 - 0.01, -d / 2 + back_t / 2), (w, back_h, back_t), c)
+    )
+    if rng.random() < 0.8:
+        arm_w, arm_h = rng.uniform(0.08, 0.18), rng.uniform(0.08, 0.2)
+        for side in (-1, 1):
+            parts.append(
+                box(
+                    (side * (w / 2 - arm_w / 2), feet + base_h + arm_h / 2 - 0.01, 0),
+                    (arm_w, arm_h, d),
+                    c,
+                )
+            )
+    if rng.random() < 0.5:  # cushions in another shade
+        cc = np.clip(c * rng.uniform(0.7, 1.2), 0, 1)
+        n = int(rng.integers(1, 4))
+        cw = w * 0.8 / n
+        for k in range(n):
+            x = -w * 0.4 + cw / 2 + k * cw
+            parts.append(box((x, feet + base_h + 0.03, 0.03), (cw * 0.95, 0.06, d * 0.7), cc))
+    if feet > 0.02:
+        parts += _legs(
+            rng,
+            (-w / 2 + 0.05, w / 2 - 0.05),
+            (-d / 2 + 0.05, d / 2 - 0.05),
+            feet,
+            feet,
+            0.04,
+            _color(rng, dark=True),
+            True,
+        )
+    return parts
+
+
+def table(rng: np.random.Generator) -> list[Part]:
+    """Top (rectangular or round) + four legs or a pedestal, optional shelf."""
+    c = _color(rng)
+    leg_c = c if rng.random() < 0.6 else _color(rng)
+    w, d = rng.uniform(0.8, 1.5), rng.uniform(0.5, 1.0)
+    h, t = rng.uniform(0.5, 0.8), rng.uniform(0.03, 0.07)
+    round_top = rng.random() < 0.3
+    if round_top:
+        r = d / 2
+        parts = [cylinder((0, h - t, 0), (0, h, 0), r, c, sections=16)]
+    else:
+        parts = [box((0, h - t / 2, 0), (w, t, d), c)]
+    if round_top or rng.random() < 0.15:
+        parts.append(cylinder((0, 0.03, 0), (0, h - t, 0), rng.uniform(0.03, 0.06), leg_c))
+        parts.append(cylinder((0, 0, 0), (0, 0.03, 0), rng.uniform(0.15, 0.3), leg_c))
+        return parts
+    inset = rng.uniform(0.03, 0.1)
+    xs, zs = (-w / 2 + inset, w / 2 - inset), (-d / 2 + inset, d / 2 - inset)
+    parts += _legs(rng, xs, zs, h - t, h - t, rng.uniform(0.03, 0.07), leg_c, rng.random() < 0.4)
+    if rng.random() < 0.3:
+        parts.append(box((0, (h - t) * 0.25, 0), (w - 2 * inset, 0.03, d - 2 * inset), leg_c))
+    return parts
+
+
+def telephone(rng: np.random.Generator) -> list[Part]:
+    """Upright slab with a screen on the front, optional camera bump and buttons."""
+    c = _color(rng, dark=rng.random() < 0.5)
+    h = 1.0
+    w, t = h * rng.uniform(0.45, 0.6), h * rng.uniform(0.06, 0.12)
+    parts = [box((0, h / 2, 0), (w, h, t), c)]
+    scr = rng.uniform(0.7, 0.9)
+    parts.append(
+        box((0, h / 2 + h * 0.02, t / 2 + 0.005), (w * 0.88, h * scr, 0.01), _color(rng, dark=True))
+    )
+    if rng.random() < 0.6:
+        parts.append(
+            box((w * 0.25, h * 0.88, -t / 2 - 0.01), (0.12, 0.12, 0.02), _color(rng, dark=True))
+        )
+    if rng.random() < 0.4:
+        parts.append(box((0, h * 0.06, t / 2 + 0.008), (0.12, 0.05, 0.016), _color(rng)))
+    return parts
+
+
+def watercraft(rng: np.random.Generator) -> list[Part]:
+    """Hull pointed at the bow (+z) + cabin(s), optional mast and sail."""
+    hull_c, cabin_c = _color(rng), _color(rng)
+    length, beam = 1.0, rng.uniform(0.18, 0.32)
+    depth = rng.uniform(0.1, 0.18)
+    hull = tapered_box(
+        (0, depth / 2, 0),
+        (beam, depth, length),
+        hull_c,
+        top_scale=(1.0, 1.0),
+        front_scale=(rng.uniform(0.02, 0.2), 1.0),
+    )
+    keel = rng.uniform(0.4, 0.8)  # narrower bottom
+    parts = [hull.warped(lambda v: v * np.where(v[:, 1:2] < depth / 2, [keel, 1, 1], [1, 1, 1]))]
+    n = int(rng.integers(1, 3))
+    z = rng.uniform(-0.3, -0.05)
+    y = depth
+    for _ in range(n):
+        ch, cl = rng.uniform(0.05, 0.12), rng.uniform(0.15, 0.3)
+        parts.append(box((0, y + ch / 2, z), (beam * rng.uniform(0.5, 0.8), ch, cl), cabin_c))
+        y += ch
+        z += rng.uniform(-0.02, 0.05)
+        cl *= 0.7
+    if rng.random() < 0.4:
+        mast_h = rng.uniform(0.4, 0.7)
+        mz = rng.uniform(0.0, 0.15)
+        parts.append(cylinder((0, depth, mz), (0, depth + mast_h, mz), 0.012, _color(rng, True)))
+        parts.append(
+            tapered_box(
+                (0, depth + mast_h * 0.5, mz - 0.12),
+                (0.01, mast_h * 0.85, 0.22),
+                (0.92, 0.92, 0.88),
+                top_scale=(1.0, 0.1),
+            )
+        )
+    return parts
+
+
+#: Generator for each synset id.
+GENERATORS: dict[str, Generator] = {
+    "02691156": airplane,
+    "02828884": bench,
+    "02933112": cabinet,
+    "02958343": car,
+    "03001627": chair,
+    "03211117": display,
+    "03636649": lamp,
+    "03691459": loudspeaker,
+    "04090263": rifle,
+    "04256520": sofa,
+    "04379243": table,
+    "04401088": telephone,
+    "04530566": watercraft,
+}

@@ -1,0 +1,150 @@
+"""Synthetic dataset files, datasets and the LightningDataModule."""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from softrec.data import (
+    CATEGORIES,
+    ShapeNetDataModule,
+    TwoViewDataset,
+    ViewVoxelDataset,
+    ensure_synthetic_dataset,
+    make_synthetic_dataset,
+)
+from softrec.data.h5format import IMAGES, VOXELS
+
+CATS = ["03001627", "04379243"]  # chair, table: class ids 4 and 10
+SIZES = {"n_train": 3, "n_val": 2, "n_test": 1}
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    return make_synthetic_dataset(
+        tmp_path_factory.mktemp("syn"),
+        **SIZES,
+        seed=3,
+        categories=CATS,
+        num_workers=0,
+        progress=False,
+    )
+
+
+def test_categories_table():
+    assert len(CATEGORIES) == 13
+    assert [c[2] for c in CATEGORIES][:3] == ["airplane", "bench", "dresser"]
+    assert CATEGORIES[11] == ("04401088", "telephone", "phone")
+
+
+def test_files_have_the_documented_layout(root):
+    for split, n in (("train", 3), ("val", 2), ("test", 1)):
+        with h5py.File(root / f"{split}.h5") as f:
+            assert f.attrs["format_version"] == 1
+            assert f.attrs["camera_distance"] == pytest.approx(2.732)
+            for s in CATS:
+                assert f[s][IMAGES].shape == (n, 24, 4, 64, 64) and f[s][IMAGES].dtype == np.uint8
+                assert f[s][VOXELS].shape == (n, 32, 32, 32)
+                images = f[s][IMAGES][:]
+                alpha = images[:, :, 3]
+                assert alpha.max() == 255 and (alpha == 0).mean() > 0.3  # object on background
+                assert (images[:, :, :3] <= alpha[:, :, None]).all()  # inverted RGB ≤ alpha
+                assert f[s][VOXELS][:].any(axis=(1, 2, 3)).all()
+
+
+def test_generation_is_deterministic_and_skips_when_complete(root, tmp_path):
+    other = make_synthetic_dataset(
+        tmp_path, **SIZES, seed=3, categories=CATS, num_workers=0, progress=False
+    )
+    for split in ("train", "test"):
+        with h5py.File(root / f"{split}.h5") as a, h5py.File(other / f"{split}.h5") as b:
+            for s in CATS:
+                assert np.array_equal(a[s][IMAGES][:], b[s][IMAGES][:])
+                assert np.array_equal(a[s][VOXELS][:], b[s][VOXELS][:])
+    before = (other / "train.h5").stat().st_mtime_ns
+    make_synthetic_dataset(other, **SIZES, seed=3, categories=CATS, num_workers=0, progress=False)
+    ensure_synthetic_dataset(other, **SIZES, seed=3, categories=CATS, num_workers=0)
+    assert (other / "train.h5").stat().st_mtime_ns == before
+    # Objects within a category differ.
+    with h5py.File(root / "train.h5") as f:
+        vox = f[CATS[0]][VOXELS][:]
+        assert not np.array_equal(vox[0], vox[1])
+
+
+def test_two_view_dataset(root):
+    ds = TwoViewDataset(root / "train.h5", categories=["chair", "table"])
+    assert len(ds) == 6
+    seen_pairs = set()
+    for i in range(len(ds)):
+        item = ds[i]
+        assert item["images_a"].shape == (4, 64, 64) and item["images_a"].dtype == torch.float32
+        assert 0 <= item["images_a"].min() and item["images_a"].max() <= 1
+        assert item["view_a"] != item["view_b"]
+        assert item["class_id"].item() == (4 if i < 3 else 10)
+        seen_pairs.add((int(item["view_a"]), int(item["view_b"])))
+    assert len(seen_pairs) > 1
+    with h5py.File(root / "train.h5") as f:
+        item = ds[4]
+        stored = f[CATS[1]][IMAGES][1, int(item["view_b"])]
+        assert torch.equal(item["images_b"], torch.from_numpy(stored).float() / 255)
+
+
+def test_view_voxel_dataset_covers_every_object_and_view(root):
+    ds = ViewVoxelDataset(root / "val.h5", objects_per_category=1)
+    assert len(ds) == 2 * 24
+    keys = {(int(d["class_id"]), int(d["object_id"]), int(d["view"])) for d in ds}
+    assert keys == {(c, 0, v) for c in (4, 10) for v in range(24)}
+    item = ds[25]
+    assert item["voxels"].dtype == torch.bool and item["voxels"].shape == (32, 32, 32)
+    assert len(ViewVoxelDataset(root / "val.h5")) == 2 * 2 * 24
+
+
+def test_datamodule_with_workers(root):
+    dm = ShapeNetDataModule(
+        root, batch_size=4, num_workers=2, eval_batch_size=16, val_objects_per_category=1
+    )
+    dm.setup("fit")
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["images_a"].shape == (4, 4, 64, 64) and batch["view_b"].dtype == torch.int64
+    n = 0
+    for b in dm.val_dataloader():
+        assert b["voxels"].dtype == torch.bool and b["images"].shape[1:] == (4, 64, 64)
+        n += len(b["view"])
+    assert n == 2 * 24
+    assert sum(len(b["view"]) for b in dm.eval_dataloader("test")) == 2 * 24
+    assert dm.class_names[4] == "chair"
+
+
+def _copy_with(root, tmp_path, edit):
+    path = tmp_path / "bad.h5"
+    path.write_bytes((root / "val.h5").read_bytes())
+    with h5py.File(path, "a") as f:
+        edit(f)
+    return path
+
+
+def test_bad_files_give_clear_errors(root, tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing.h5"):
+        TwoViewDataset(tmp_path / "missing.h5")
+    path = _copy_with(root, tmp_path, lambda f: f.attrs.__setitem__("format_version", 99))
+    with pytest.raises(ValueError, match="bad.h5.*format version"):
+        ViewVoxelDataset(path)
+    path = _copy_with(root, tmp_path, lambda f: None)
+    with pytest.raises(ValueError, match="bad.h5.*missing category group '02691156'"):
+        TwoViewDataset(path, categories=["airplane"])
+
+    def reshape(f):
+        del f[CATS[0]][VOXELS]
+        f[CATS[0]].create_dataset(VOXELS, data=np.zeros((2, 16, 16, 16), np.uint8))
+
+    path = _copy_with(root, tmp_path, reshape)
+    with pytest.raises(ValueError, match=r"bad.h5.*03001627/voxels.*\(2, 16, 16, 16\)"):
+        ViewVoxelDataset(path)
+    junk = tmp_path / "junk.h5"
+    junk.write_bytes(b"not hdf5")
+    with pytest.raises(ValueError, match="junk.h5"):
+        TwoViewDataset(junk)
+    with pytest.raises(ValueError, match="unknown category"):
+        TwoViewDataset(root / "train.h5", categories=["spaceship"])
