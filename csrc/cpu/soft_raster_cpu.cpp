@@ -43,6 +43,28 @@ void for_each_band(int64_t B, int S, int bands, Fn fn) {
     });
 }
 
+// Calls fn(r, c, px, py, fragment) for every pixel of rows [r0, r1) that face f reaches
+// (its grown bounding box, narrowed per row, then the exact test of eval_fragment).
+template <typename T, typename Fn>
+void for_each_face_pixel(const T* f, const Params<T>& P, int r0, int r1, Fn fn) {
+    int c0, c1, fr0, fr1;
+    if (!softrec::face_pixel_rect(f, P, c0, c1, fr0, fr1)) return;
+    softrec::FaceSetup<T> fs;
+    softrec::face_setup(f, P, fs);
+    fr0 = std::max(fr0, r0);
+    fr1 = std::min(fr1, r1 - 1);
+    for (int r = fr0; r <= fr1; ++r) {
+        const T py = softrec::pixel_y<T>(r, P.S);
+        int cl = c0, cr = c1;
+        softrec::row_span(fs, py, P, cl, cr);
+        for (int c = cl; c <= cr; ++c) {
+            const T px = softrec::pixel_x<T>(c, P.S);
+            Fragment<T> fr;
+            if (softrec::eval_fragment(fs, px, py, P, fr)) fn(r, c, px, py, fr);
+        }
+    }
+}
+
 std::vector<at::Tensor> forward(at::Tensor fv, at::Tensor tex, std::vector<double> fparams,
                                 std::vector<int64_t> iparams) {
     softrec::check_inputs(fv, tex, /*cuda=*/false);
@@ -67,25 +89,11 @@ std::vector<at::Tensor> forward(at::Tensor fv, at::Tensor tex, std::vector<doubl
             const scalar_t* faces = fvp + b * P.F * 9;
             for (int j = 0; j < P.F; ++j) {
                 const scalar_t* f = faces + 9 * j;
-                int c0, c1, fr0, fr1;
-                softrec::FaceSetup<scalar_t> fs;
-                if (!softrec::face_pixel_rect(f, P, c0, c1, fr0, fr1)) continue;
-                softrec::face_setup(f, P, fs);
-                fr0 = std::max(fr0, r0);
-                fr1 = std::min(fr1, r1 - 1);
                 const scalar_t* tj = texp ? texp + (b * P.F + j) * tex_stride : nullptr;
-                for (int r = fr0; r <= fr1; ++r) {
-                    const scalar_t py = softrec::pixel_y<scalar_t>(r, S);
-                    PixelAccum<scalar_t>* row = acc.data() + size_t(r - r0) * S;
-                    int cl = c0, cr = c1;
-                    softrec::row_span(fs, py, P, cl, cr);
-                    for (int c = cl; c <= cr; ++c) {
-                        Fragment<scalar_t> fr;
-                        if (!softrec::eval_fragment(fs, softrec::pixel_x<scalar_t>(c, S), py, P, fr))
-                            continue;
-                        row[c].add(f, tj, j, fr, P);
-                    }
-                }
+                for_each_face_pixel(f, P, r0, r1, [&](int r, int c, scalar_t, scalar_t,
+                                                      const Fragment<scalar_t>& fr) {
+                    acc[size_t(r - r0) * S + c].add(f, tj, j, fr, P);
+                });
             }
             for (int r = r0; r < r1; ++r)
                 for (int c = 0; c < S; ++c) {
@@ -147,36 +155,23 @@ std::vector<at::Tensor> backward(at::Tensor grad_image, at::Tensor fv, at::Tenso
             scalar_t* tslice = tb ? tb + (b * bands + band) * P.F * tex_stride : nullptr;
             for (int j = 0; j < P.F; ++j) {
                 const scalar_t* f = faces + 9 * j;
-                int c0, c1, fr0, fr1;
-                softrec::FaceSetup<scalar_t> fs;
-                if (!softrec::face_pixel_rect(f, P, c0, c1, fr0, fr1)) continue;
-                softrec::face_setup(f, P, fs);
-                fr0 = std::max(fr0, r0);
-                fr1 = std::min(fr1, r1 - 1);
                 const scalar_t* tj = texp ? texp + (b * P.F + j) * tex_stride : nullptr;
                 scalar_t* tg = tslice ? tslice + int64_t(j) * tex_stride : nullptr;
                 scalar_t gf[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0};
-                for (int r = fr0; r <= fr1; ++r) {
-                    const scalar_t py = softrec::pixel_y<scalar_t>(r, S);
-                    int cl = c0, cr = c1;
-                    softrec::row_span(fs, py, P, cl, cr);
-                    for (int c = cl; c <= cr; ++c) {
-                        if (!active[size_t(r - r0) * S + c]) continue;
-                        const scalar_t px = softrec::pixel_x<scalar_t>(c, S);
-                        Fragment<scalar_t> fr;
-                        if (!softrec::eval_fragment(fs, px, py, P, fr)) continue;
-                        const int64_t pix = int64_t(r) * S + c;
-                        scalar_t g[4], out[4];
-                        for (int ch = 0; ch < 4; ++ch) {
-                            g[ch] = gimg[(b * 4 + ch) * SS + pix];
-                            out[ch] = img[(b * 4 + ch) * SS + pix];
-                        }
-                        softrec::pair_backward(
-                            f, tj, j, fr, px, py, P, g, out,
-                            auxp + (b * SS + pix) * softrec::kAuxSize, win[b * SS + pix], gf,
-                            [&](int texel, int ch, scalar_t v) { tg[texel * 3 + ch] += v; });
+                for_each_face_pixel(f, P, r0, r1, [&](int r, int c, scalar_t px, scalar_t py,
+                                                      const Fragment<scalar_t>& fr) {
+                    if (!active[size_t(r - r0) * S + c]) return;
+                    const int64_t pix = int64_t(r) * S + c;
+                    scalar_t g[4], out[4];
+                    for (int ch = 0; ch < 4; ++ch) {
+                        g[ch] = gimg[(b * 4 + ch) * SS + pix];
+                        out[ch] = img[(b * 4 + ch) * SS + pix];
                     }
-                }
+                    softrec::pair_backward(
+                        f, tj, j, fr, px, py, P, g, out, auxp + (b * SS + pix) * softrec::kAuxSize,
+                        win[b * SS + pix], gf,
+                        [&](int texel, int ch, scalar_t v) { tg[texel * 3 + ch] += v; });
+                });
                 for (int k = 0; k < 9; ++k) gslice[j * 9 + k] += gf[k];
             }
         });

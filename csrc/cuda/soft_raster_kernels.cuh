@@ -46,6 +46,24 @@ __global__ void fill_bins_kernel(const T* fv, int64_t B, Params<T> P, int64_t* c
         }
 }
 
+// Where global pixel i (over the whole batch) lives: image, pixel, row/column and tile bin.
+struct PixelSlot {
+    int64_t b, pix, bin;
+    int r, c;
+};
+
+template <typename T>
+SR_HD PixelSlot pixel_slot(int64_t i, const Params<T>& P) {
+    PixelSlot s;
+    const int64_t SS = int64_t(P.S) * P.S;
+    s.b = i / SS;
+    s.pix = i % SS;
+    s.r = int(s.pix / P.S);
+    s.c = int(s.pix % P.S);
+    s.bin = s.b * P.n_tiles + (s.r / P.tile) * P.tiles_x + s.c / P.tile;
+    return s;
+}
+
 template <typename T>
 __global__ void forward_kernel(const T* fv, const T* tex, int64_t B, Params<T> P,
                                const int64_t* offsets, const int32_t* bin_faces, T* image,
@@ -53,9 +71,9 @@ __global__ void forward_kernel(const T* fv, const T* tex, int64_t B, Params<T> P
     const int64_t SS = int64_t(P.S) * P.S;
     const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
     if (i >= B * SS) return;
-    const int64_t b = i / SS, pix = i % SS;
-    const int r = int(pix / P.S), c = int(pix % P.S);
-    const int64_t bin = b * P.n_tiles + (r / P.tile) * P.tiles_x + c / P.tile;
+    const PixelSlot px = pixel_slot(i, P);
+    const int64_t b = px.b, pix = px.pix, bin = px.bin;
+    const int r = px.r, c = px.c;
     T out[4];
     softrec::pixel_forward(fv + b * P.F * 9, P.has_color ? tex + b * P.F * P.T_tex * 3 : tex,
                            bin_faces + offsets[bin], offsets[bin + 1] - offsets[bin],
@@ -72,9 +90,9 @@ __global__ void backward_kernel(const T* fv, const T* tex, int64_t B, Params<T> 
     const int64_t SS = int64_t(P.S) * P.S;
     const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
     if (i >= B * SS) return;
-    const int64_t b = i / SS, pix = i % SS;
-    const int r = int(pix / P.S), c = int(pix % P.S);
-    const int64_t bin = b * P.n_tiles + (r / P.tile) * P.tiles_x + c / P.tile;
+    const PixelSlot px = pixel_slot(i, P);
+    const int64_t b = px.b, pix = px.pix, bin = px.bin;
+    const int r = px.r, c = px.c;
     T grad[4], out[4];
     for (int ch = 0; ch < 4; ++ch) {
         grad[ch] = grad_image[(b * 4 + ch) * SS + pix];
