@@ -37,8 +37,9 @@ def silhouette_inputs(batch: int, seed: int = 0) -> torch.Tensor:
     return softrec.face_vertices(cameras.perspective(cameras.look_at(verts, eye), VIEW_ANGLE), f)
 
 
-def timed(fn, repeats: int) -> float:
-    fn()  # warm-up (and JIT build)
+def timed(fn, repeats: int, warmup: bool = True) -> float:
+    if warmup:
+        fn()  # JIT build, allocator warm-up
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -93,6 +94,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 16, 64, 256])
+    ap.add_argument("--reference-repeats", type=int, default=1,
+                    help="timed runs of the slow reference (seconds each)")  # fmt: skip
     ap.add_argument("--reference-max-batch", type=int, default=16,
                     help="largest batch the slow dense reference is timed at")  # fmt: skip
     args = ap.parse_args()
@@ -114,7 +117,8 @@ def main() -> None:
             if backend == "reference" and batch > args.reference_max_batch:
                 continue
             device = "cuda" if backend == "cuda" else "cpu"
-            f, fb = bench_silhouettes(backend, batch, args.repeats, device)
+            repeats = args.reference_repeats if backend == "reference" else args.repeats
+            f, fb = bench_silhouettes(backend, batch, repeats, device)
             if backend == "reference":
                 ref = fb
             ratio = f"{ref / fb:.0f}×" if ref is not None and backend != "reference" else "—"

@@ -7,7 +7,15 @@ Public API (tensor shapes and conventions are in each docstring):
   :func:`eye_from_angles`) and :func:`lighting`.
 * Meshes: :func:`icosphere`, :func:`face_vertices`, :func:`face_normals`,
   :func:`vertex_normals`, :func:`load_obj`, :func:`save_obj`.
+* Data (:mod:`softrec.data`): :func:`voxelize`, :func:`voxel_iou`,
+  :class:`ShapeNetDataModule`, :func:`make_synthetic_dataset`, ``CATEGORIES``.
+* Model (:mod:`softrec.models`, :mod:`softrec.losses`): :class:`SoftRasModule`,
+  :class:`ReconstructionNet`, :class:`ResNetEncoder`, :class:`MeshDecoder`,
+  :class:`ColorBranch`.
 """
+
+import importlib
+from typing import Any
 
 from .mesh import face_normals, face_vertices, icosphere, load_obj, save_obj, vertex_normals
 from .render import (
@@ -27,8 +35,50 @@ from .render import (
 
 __version__ = "0.1.0"
 
+# Data and model pull in h5py and Lightning: imported on first use so that
+# `import softrec` stays light for users of the renderer alone.
+_LAZY = {
+    "data": ("softrec.data", None),
+    "losses": ("softrec.losses", None),
+    "models": ("softrec.models", None),
+    "CATEGORIES": ("softrec.data", "CATEGORIES"),
+    "ShapeNetDataModule": ("softrec.data", "ShapeNetDataModule"),
+    "make_synthetic_dataset": ("softrec.data", "make_synthetic_dataset"),
+    "voxel_iou": ("softrec.data", "voxel_iou"),
+    "voxelize": ("softrec.data", "voxelize"),
+    "ColorBranch": ("softrec.models", "ColorBranch"),
+    "MeshDecoder": ("softrec.models", "MeshDecoder"),
+    "ReconstructionNet": ("softrec.models", "ReconstructionNet"),
+    "ResNetEncoder": ("softrec.models", "ResNetEncoder"),
+    "SoftRasModule": ("softrec.models", "SoftRasModule"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'softrec' has no attribute {name!r}")
+    module_name, attr = _LAZY[name]
+    module = importlib.import_module(module_name)
+    value = module if attr is None else getattr(module, attr)
+    globals()[name] = value
+    return value
+
+
 __all__ = [
+    "CATEGORIES",
+    "ColorBranch",
+    "MeshDecoder",
     "RasterOptions",
+    "ReconstructionNet",
+    "ResNetEncoder",
+    "ShapeNetDataModule",
+    "SoftRasModule",
+    "data",
+    "losses",
+    "make_synthetic_dataset",
+    "models",
+    "voxel_iou",
+    "voxelize",
     "SoftRenderer",
     "eye_from_angles",
     "face_normals",

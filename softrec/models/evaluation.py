@@ -1,0 +1,246 @@
+"""Voxel-IoU evaluation, the two no-training baselines and the per-category table."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..losses import stored_to_straight
+from ..mesh import save_obj
+from .io import atomic_write_text, save_png
+from .paper_results import PAPER_COLUMNS, PAPER_IOU
+
+
+@dataclass
+class IoUAccumulator:
+    """Running per-category sums of IoU values (index = ``class_id``)."""
+
+    num_classes: int
+    sums: torch.Tensor = field(init=False)
+    counts: torch.Tensor = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sums = torch.zeros(self.num_classes, dtype=torch.float64)
+        self.counts = torch.zeros(self.num_classes, dtype=torch.float64)
+
+    def add(self, iou: torch.Tensor, class_id: torch.Tensor) -> None:
+        """Add (B,) IoU values for (B,) class ids."""
+        cls = class_id.detach().cpu().long()
+        self.sums.index_add_(0, cls, iou.detach().cpu().double())
+        self.counts.index_add_(0, cls, torch.ones(cls.shape[0], dtype=torch.float64))
+
+    def per_class(self) -> dict[int, float]:
+        """class id → mean IoU, for the classes seen."""
+        return {
+            k: float(self.sums[k] / self.counts[k])
+            for k in range(self.num_classes)
+            if self.counts[k] > 0
+        }
+
+
+def mean_shapes(
+    batches: Iterable[Mapping[str, torch.Tensor]], num_classes: int, threshold: float = 0.5
+) -> torch.Tensor:
+    """Per-category mean training shape: mean occupancy ≥ ``threshold``.
+
+    Args:
+        batches: dicts with ``voxels`` (B, R, R, R) bool and ``class_id`` (B,).
+    Returns:
+        (C, R, R, R) bool; categories without objects are all False.
+    """
+    total: torch.Tensor | None = None
+    count = torch.zeros(num_classes, dtype=torch.float64)
+    for batch in batches:
+        vox = batch["voxels"].cpu()
+        cls = batch["class_id"].cpu().long()
+        if total is None:
+            total = torch.zeros((num_classes, *vox.shape[1:]), dtype=torch.float64)
+        total.index_add_(0, cls, vox.double())
+        count.index_add_(0, cls, torch.ones(cls.shape[0], dtype=torch.float64))
+    if total is None:
+        raise ValueError("mean_shapes: no training voxels to average")
+    mean = total / count.clamp(min=1).view(-1, *([1] * (total.dim() - 1)))
+    return mean >= threshold
+
+
+def _batch_iou(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
+    p, g = pred.flatten(1).bool(), gt.flatten(1).bool()
+    inter = (p & g).sum(1).double()
+    union = (p | g).sum(1).double()
+    return torch.where(union > 0, inter / union.clamp(min=1), torch.ones_like(inter))
+
+
+@torch.no_grad()
+def evaluate_loader(
+    net: torch.nn.Module,
+    loader: Iterable[Mapping[str, torch.Tensor]],
+    num_classes: int,
+    resolution: int = 32,
+    template_vertices: torch.Tensor | None = None,
+    mean_shape_voxels: torch.Tensor | None = None,
+    device: torch.device | str = "cpu",
+    examples_dir: str | os.PathLike | None = None,
+    num_examples: int = 4,
+    progress: bool = True,
+    total: int | None = None,
+) -> dict[str, IoUAccumulator]:
+    """Voxel IoU of every prediction of ``loader`` (every object × view), per category.
+
+    Args:
+        net: ``images → (vertices, colors)`` with ``faces`` (a ReconstructionNet).
+        loader: dicts ``images`` (B, 4, S, S), ``voxels`` (B, R, R, R), ``class_id`` (B,),
+            optionally ``object_id`` and ``view``.
+        template_vertices: (V, 3) undeformed template → "template" baseline.
+        mean_shape_voxels: (C, R, R, R) bool → "mean shape" baseline.
+        examples_dir: where to save ``num_examples`` predicted meshes (.obj) with their
+            input images (.png), one per category, taken from the first views seen.
+    Returns:
+        ``{"ours": acc, "template": acc?, "mean_shape": acc?}``.
+    """
+    from tqdm.auto import tqdm
+
+    from ..data.voxelize import voxelize
+
+    net = net.to(device).eval()
+    faces = net.faces
+    accs = {"ours": IoUAccumulator(num_classes)}
+    template_vox = None
+    if template_vertices is not None:
+        accs["template"] = IoUAccumulator(num_classes)
+        template_vox = voxelize(template_vertices[None].to(device), faces, resolution)[0].cpu()
+    if mean_shape_voxels is not None:
+        accs["mean_shape"] = IoUAccumulator(num_classes)
+    saved: set[int] = set()
+    it = tqdm(loader, desc="evaluate", total=total, disable=not progress, dynamic_ncols=True)
+    for batch in it:
+        images = batch["images"].to(device)
+        gt = batch["voxels"].cpu()
+        cls = batch["class_id"].cpu().long()
+        vertices, colors = net(images)
+        pred = voxelize(vertices, faces, resolution).cpu()
+        iou = _batch_iou(pred, gt)
+        accs["ours"].add(iou, cls)
+        if template_vox is not None:
+            accs["template"].add(_batch_iou(template_vox.expand_as(gt), gt), cls)
+        if mean_shape_voxels is not None:
+            accs["mean_shape"].add(_batch_iou(mean_shape_voxels[cls], gt), cls)
+        if examples_dir is not None and len(saved) < num_examples:
+            for i in range(images.shape[0]):
+                c = int(cls[i])
+                if c in saved or len(saved) >= num_examples:
+                    continue
+                saved.add(c)
+                obj = int(batch["object_id"][i]) if "object_id" in batch else i
+                view = int(batch["view"][i]) if "view" in batch else 0
+                stem = Path(examples_dir) / f"class{c:02d}_obj{obj}_view{view}"
+                vc = None
+                if colors is not None:
+                    vc = _face_to_vertex_colors(colors[i], faces, vertices.shape[1])
+                save_obj(f"{stem}.obj", vertices[i], faces, vertex_colors=vc)
+                img = images[i : i + 1]
+                rgba = torch.cat([stored_to_straight(img)[0], img[0, 3:4]], 0)
+                save_png(f"{stem}_input.png", rgba)
+        it.set_postfix(iou=f"{float(accs['ours'].sums.sum() / accs['ours'].counts.sum()):.3f}")
+    return accs
+
+
+def _face_to_vertex_colors(colors: torch.Tensor, faces: torch.Tensor, nv: int) -> torch.Tensor:
+    """(F, 3) face colors → (V, 3) vertex colors (mean over incident faces)."""
+    flat = faces.flatten()
+    acc = torch.zeros(nv, 3, dtype=colors.dtype, device=colors.device)
+    acc.index_add_(0, flat, colors.repeat_interleave(3, 0))
+    cnt = torch.bincount(flat, minlength=nv).clamp(min=1)
+    return acc / cnt[:, None]
+
+
+# ---------------------------------------------------------------------------- tables
+def build_table(
+    results: Mapping[str, IoUAccumulator],
+    categories: Sequence[tuple[str, str, str]],
+) -> dict[str, Any]:
+    """Assemble the per-category table.
+
+    Args:
+        results: method → accumulator (``ours``, ``template``, ``mean_shape``).
+        categories: ``(synset, name, paper_name)`` indexed by class id, in paper order.
+    Returns:
+        ``{"columns": [...], "rows": [{"synset", "category", <column>: value|None}],
+        "mean": {...}, "counts": {...}}``. Means are unweighted over the categories
+        present in the evaluated split (paper columns averaged over the same rows).
+    """
+    ours_cols = {"ours": "ours", "template": "template sphere", "mean_shape": "mean shape"}
+    methods = [m for m in ours_cols if m in results]
+    columns = [ours_cols[m] for m in methods] + [f"paper {c}" for c in PAPER_COLUMNS]
+    per = {m: results[m].per_class() for m in methods}
+    present = sorted(per["ours"]) if "ours" in per else []
+    rows = []
+    for k, (synset, name, paper_name) in enumerate(categories):
+        if k not in present:
+            continue
+        row: dict[str, Any] = {"synset": synset, "category": f"{name} ({paper_name})"
+                               if paper_name != name else name}  # fmt: skip
+        for m in methods:
+            row[ours_cols[m]] = per[m].get(k)
+        paper = PAPER_IOU.get(synset)
+        for j, c in enumerate(PAPER_COLUMNS):
+            row[f"paper {c}"] = paper[j] if paper else None
+        row["n_predictions"] = int(results["ours"].counts[k]) if "ours" in results else 0
+        rows.append(row)
+    mean: dict[str, Any] = {}
+    for c in columns:
+        vals = [r[c] for r in rows if r[c] is not None]
+        mean[c] = sum(vals) / len(vals) if vals else None
+    return {"columns": columns, "rows": rows, "mean": mean, "num_categories": len(rows)}
+
+
+def _fmt(v: float | None) -> str:
+    return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4f}"
+
+
+def table_markdown(table: Mapping[str, Any], title: str | None = None) -> str:
+    """The table as GitHub Markdown (category rows in paper order, then the mean)."""
+    cols = table["columns"]
+    lines = [f"### {title}", ""] if title else []
+    lines.append("| category | " + " | ".join(cols) + " |")
+    lines.append("|---|" + "---|" * len(cols))
+    for r in table["rows"]:
+        lines.append(f"| {r['category']} | " + " | ".join(_fmt(r[c]) for c in cols) + " |")
+    lines.append("| **mean** | " + " | ".join(_fmt(table["mean"][c]) for c in cols) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def table_csv(table: Mapping[str, Any]) -> str:
+    """The table as CSV (``synset, category, <columns>, n_predictions``; last row = mean)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    cols = table["columns"]
+    w.writerow(["synset", "category", *cols, "n_predictions"])
+    for r in table["rows"]:
+        w.writerow([r["synset"], r["category"], *[_fmt(r[c]) for c in cols], r["n_predictions"]])
+    w.writerow(["", "mean", *[_fmt(table["mean"][c]) for c in cols], ""])
+    return buf.getvalue()
+
+
+def write_table(
+    table: Mapping[str, Any], out_dir: str | os.PathLike, stem: str = "results",
+    title: str | None = None, extra: Mapping[str, Any] | None = None,
+) -> dict[str, Path]:
+    """Write ``<stem>.md``, ``<stem>.csv`` and ``<stem>.json`` atomically; return paths."""
+    out = Path(out_dir)
+    payload = dict(table)
+    if extra:
+        payload["meta"] = dict(extra)
+    return {
+        "md": atomic_write_text(out / f"{stem}.md", table_markdown(table, title)),
+        "csv": atomic_write_text(out / f"{stem}.csv", table_csv(table)),
+        "json": atomic_write_text(out / f"{stem}.json", json.dumps(payload, indent=2) + "\n"),
+    }

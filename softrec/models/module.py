@@ -1,0 +1,289 @@
+"""``SoftRasModule``: the multi-view training step, schedules, validation and logging."""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+
+from ..losses import FlattenLoss, LaplacianLoss, color_l1_loss, multiview_iou_loss
+from ..render.cameras import eye_from_angles
+from .net import ReconstructionNet
+
+LOSS_TERMS = ("iou", "laplacian", "flatten", "color")
+
+
+def step_factor(step: int, milestones: Sequence[int], gamma: float) -> float:
+    """``gamma ** (number of milestones ≤ step)``: the multiplicative step schedule."""
+    return float(gamma) ** bisect.bisect_right(sorted(int(m) for m in milestones), int(step))
+
+
+def _plain(value: Any) -> Any:
+    """OmegaConf containers → plain dicts/lists (anything else unchanged)."""
+    from omegaconf import DictConfig, ListConfig, OmegaConf
+
+    if isinstance(value, (DictConfig, ListConfig)):
+        return OmegaConf.to_container(value, resolve=True)
+    return value
+
+
+class StepSchedule:
+    """Picklable ``step → gamma ** (milestones passed)`` (for ``LambdaLR``)."""
+
+    def __init__(self, milestones: Sequence[int], gamma: float) -> None:
+        self.milestones, self.gamma = [int(m) for m in milestones], float(gamma)
+
+    def __call__(self, step: int) -> float:
+        return step_factor(step, self.milestones, self.gamma)
+
+
+def view_eyes(views: torch.Tensor) -> torch.Tensor:
+    """(B,) int64 dataset view indices → (B, 3) camera positions (dataset convention)."""
+    from ..data.conventions import view_to_camera
+
+    distance, elevation, azimuth = view_to_camera(views)
+    return eye_from_angles(distance, elevation, azimuth).float()
+
+
+def category_names() -> list[str]:
+    """Names of the dataset's categories, indexed by ``class_id``."""
+    from ..data.categories import CATEGORIES
+
+    return [name for _, name, _ in CATEGORIES]
+
+
+class SoftRasModule(pl.LightningModule):
+    """Single-view mesh reconstruction trained with soft silhouettes (and colors).
+
+    Args:
+        net: the :class:`ReconstructionNet`.
+        renderer: a :class:`softrec.SoftRenderer` (its ``sigma`` is the initial σ).
+        optimizer: factory ``params → torch.optim.Optimizer`` (Hydra ``_partial_``).
+        loss_weights: weights of ``iou``, ``laplacian``, ``flatten`` and ``color``.
+        schedule: ``milestones`` (global steps), ``lr_gamma`` and ``sigma_gamma``: at every
+            milestone the learning rate and σ are multiplied by their gamma. Both are pure
+            functions of the global step, so a resumed run continues them exactly.
+        voxel_resolution: grid of the validation IoU.
+        log_images_every_n_steps: image grid + mesh to TensorBoard (0 disables).
+        num_logged_samples: rows of the image grid.
+    """
+
+    def __init__(
+        self,
+        net: ReconstructionNet,
+        renderer: nn.Module,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        loss_weights: Mapping[str, float] | None = None,
+        schedule: Mapping[str, Any] | None = None,
+        voxel_resolution: int = 32,
+        log_images_every_n_steps: int = 500,
+        num_logged_samples: int = 4,
+    ) -> None:
+        super().__init__()
+        # plain containers (not DictConfig) so checkpoints load with weights_only=True
+        loss_weights = _plain(loss_weights)
+        schedule = _plain(schedule)
+        self.save_hyperparameters(ignore=["net", "renderer", "optimizer"])
+        self.net, self.renderer, self.optimizer_factory = net, renderer, optimizer
+        weights = {"iou": 1.0, "laplacian": 0.0, "flatten": 0.0, "color": 0.0}
+        unknown = set(loss_weights or {}) - set(LOSS_TERMS)
+        if unknown:
+            raise ValueError(f"unknown loss term(s) {sorted(unknown)}; known: {LOSS_TERMS}")
+        weights.update({k: float(v) for k, v in (loss_weights or {}).items()})
+        if weights["color"] > 0 and net.color is None:
+            raise ValueError("loss_weights.color > 0 needs a model with a color branch")
+        self.loss_weights = weights
+        schedule = dict(schedule or {})
+        self.milestones = [int(m) for m in schedule.get("milestones", [])]
+        self.lr_gamma = float(schedule.get("lr_gamma", 1.0))
+        self.sigma_gamma = float(schedule.get("sigma_gamma", 1.0))
+        self.sigma0 = float(renderer.sigma)
+        self.voxel_resolution = voxel_resolution
+        self.log_images_every_n_steps = log_images_every_n_steps
+        self.num_logged_samples = num_logged_samples
+        nv = net.decoder.num_vertices
+        self.laplacian_loss = LaplacianLoss(nv, net.faces)
+        self.flatten_loss = FlattenLoss(net.faces)
+        self.run_config: dict[str, Any] | None = None  # set by train.py; saved in checkpoints
+        self._val_sum: torch.Tensor | None = None
+        self._val_cnt: torch.Tensor | None = None
+
+    # ---------------------------------------------------------------- schedules
+    def sigma_at(self, step: int) -> float:
+        """σ of the renderer at global step ``step``."""
+        return self.sigma0 * step_factor(step, self.milestones, self.sigma_gamma)
+
+    def lr_factor(self, step: int) -> float:
+        """Learning-rate multiplier at global step ``step``."""
+        return step_factor(step, self.milestones, self.lr_gamma)
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        self.renderer.sigma = self.sigma_at(self.global_step)
+
+    # ---------------------------------------------------------------- forward
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(B, 4, S, S) → (B, V, 3) vertices, (B, F, 3) colors or ``None``."""
+        return self.net(images)
+
+    def render_views(
+        self,
+        vertices: torch.Tensor,
+        colors: torch.Tensor | None,
+        views_a: torch.Tensor,
+        views_b: torch.Tensor,
+    ) -> torch.Tensor:
+        """Render meshes a and b (each (B, V, 3)) in views a and b.
+
+        ``vertices`` is (2B, V, 3) = [mesh_a; mesh_b]; returns (4B, 4, S, S) ordered
+        ``[a@view_a, b@view_a, a@view_b, b@view_b]``.
+        """
+        eyes_a, eyes_b = view_eyes(views_a), view_eyes(views_b)
+        eyes = torch.cat([eyes_a, eyes_a, eyes_b, eyes_b]).to(vertices)
+        verts4 = torch.cat([vertices, vertices])
+        tex = None
+        if colors is not None:
+            tex = torch.cat([colors, colors])[:, :, None, :]  # (4B, F, 1, 3)
+        return self.renderer(verts4, self.net.faces, tex, eyes=eyes)
+
+    def compute_losses(
+        self, batch: Mapping[str, torch.Tensor]
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """The multi-view step's losses.
+
+        Returns ``({term: value, 'loss': total}, renders (4B, 4, S, S), vertices (2B, V, 3),
+        colors (2B, F, 3) | None)``.
+        """
+        ia, ib = batch["images_a"], batch["images_b"]
+        vertices, colors = self.net(torch.cat([ia, ib]))
+        renders = self.render_views(vertices, colors, batch["view_a"], batch["view_b"])
+        if renders.shape[-1] != ia.shape[-1]:  # renderer smaller than the data: area-resize
+            ia = nn.functional.adaptive_avg_pool2d(ia, renders.shape[-1])
+            ib = nn.functional.adaptive_avg_pool2d(ib, renders.shape[-1])
+        terms = {"iou": multiview_iou_loss(renders[:, 3], ia[:, 3], ib[:, 3])}
+        if self.loss_weights["laplacian"]:
+            terms["laplacian"] = self.laplacian_loss(vertices)
+        if self.loss_weights["flatten"]:
+            terms["flatten"] = self.flatten_loss(vertices)
+        if colors is not None and self.loss_weights["color"]:
+            terms["color"] = color_l1_loss(renders, torch.cat([ia, ib, ia, ib]))
+        total = sum(self.loss_weights[k] * v for k, v in terms.items())
+        terms["loss"] = total
+        return terms, renders, vertices, colors
+
+    # ---------------------------------------------------------------- training
+    def training_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        terms, renders, vertices, colors = self.compute_losses(batch)
+        bs = batch["images_a"].shape[0]
+        self.log_dict({f"train/{k}": v.detach() for k, v in terms.items()}, batch_size=bs,
+                      prog_bar=False)  # fmt: skip
+        self.log("train/loss_step", terms["loss"].detach(), prog_bar=True, batch_size=bs)
+        self.log("train/sigma", self.renderer.sigma, batch_size=bs)
+        self.log("train/lr", self.optimizers().param_groups[0]["lr"], batch_size=bs)
+        every = self.log_images_every_n_steps
+        if every and self.global_step % every == 0 and self.global_rank == 0:
+            self._log_visuals(batch, renders.detach(), vertices.detach(),
+                              None if colors is None else colors.detach())  # fmt: skip
+        if not torch.isfinite(terms["loss"]):
+            raise FloatingPointError(f"non-finite loss at step {self.global_step}: {terms}")
+        return terms["loss"]
+
+    def _tensorboard(self):
+        from torch.utils.tensorboard import SummaryWriter
+
+        for lg in self.loggers:
+            if isinstance(getattr(lg, "experiment", None), SummaryWriter):
+                return lg.experiment
+        return None
+
+    @torch.no_grad()
+    def _log_visuals(
+        self,
+        batch: Mapping[str, torch.Tensor],
+        renders: torch.Tensor,
+        vertices: torch.Tensor,
+        colors: torch.Tensor | None,
+    ) -> None:
+        """Image grid (input | target mask | 4 renders) and the first predicted mesh.
+
+        Uses the step's own outputs (no extra forward pass: with SyncBatchNorm under DDP an
+        extra rank-0-only forward would deadlock)."""
+        tb = self._tensorboard()
+        if tb is None:
+            return
+        ia = batch["images_a"]
+        if renders.shape[-1] != ia.shape[-1]:
+            ia = nn.functional.adaptive_avg_pool2d(ia, renders.shape[-1])
+        b, n = ia.shape[0], min(self.num_logged_samples, ia.shape[0])
+        rows = []
+        for i in range(n):
+            rgb = 1.0 - ia[i, :3]  # dataset RGB is inverted; this is the object over white
+            mask = ia[i, 3:4].expand(3, -1, -1)
+            cells = [rgb, mask] + [renders[k * b + i, 3:4].expand(3, -1, -1) for k in range(4)]
+            rows.append(torch.cat(cells, dim=2))
+        grid = torch.cat(rows, dim=1).clamp(0, 1).cpu()
+        tb.add_image("train/input|mask|a@a|b@a|a@b|b@b", grid, self.global_step)
+        vertices = vertices[:1]
+        colors = None if colors is None else colors[:1]
+        faces = self.net.faces[None].int()
+        kwargs = {}
+        if colors is not None:
+            fc = colors[0]  # per-face → per-vertex (mean over incident faces) for add_mesh
+            vc = torch.zeros_like(vertices[0]).index_add_(0, self.net.faces.flatten(),
+                                                          fc.repeat_interleave(3, 0))
+            cnt = torch.bincount(self.net.faces.flatten(), minlength=vertices.shape[1])
+            vc = vc / cnt.clamp(min=1)[:, None]
+            kwargs["colors"] = (vc[None] * 255).to(torch.uint8).cpu()
+        tb.add_mesh("train/mesh", vertices.cpu(), faces=faces.cpu(), global_step=self.global_step,
+                    **kwargs)  # fmt: skip
+
+    # ---------------------------------------------------------------- validation
+    def on_validation_epoch_start(self) -> None:
+        c = len(category_names())
+        self._val_sum = torch.zeros(c, dtype=torch.float64, device=self.device)
+        self._val_cnt = torch.zeros(c, dtype=torch.float64, device=self.device)
+
+    @torch.no_grad()
+    def voxel_iou(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """(B,) voxel IoU of the predictions for ``batch['images']`` against its voxels."""
+        from ..data.voxelize import voxel_iou, voxelize
+
+        vertices, _ = self.net(batch["images"])
+        pred = voxelize(vertices, self.net.faces, resolution=self.voxel_resolution)
+        return voxel_iou(pred, batch["voxels"].to(pred.device))
+
+    def validation_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> None:
+        iou = self.voxel_iou(batch).to(self._val_sum)
+        cls = batch["class_id"].to(self._val_sum.device).long()
+        self._val_sum.index_add_(0, cls, iou)
+        self._val_cnt.index_add_(0, cls, torch.ones_like(iou))
+
+    def on_validation_epoch_end(self) -> None:
+        s, c = self._val_sum, self._val_cnt
+        if self.trainer.world_size > 1:  # sum over ranks before dividing
+            s = self.trainer.strategy.reduce(s, reduce_op="sum")
+            c = self.trainer.strategy.reduce(c, reduce_op="sum")
+        names = category_names()
+        per = {}
+        for k in torch.nonzero(c > 0).flatten().tolist():
+            per[names[k]] = float(s[k] / c[k])
+            self.log(f"val/iou/{names[k]}", per[names[k]], sync_dist=False, rank_zero_only=False)
+        mean = sum(per.values()) / len(per) if per else math.nan
+        self.log("val/iou_mean", mean, prog_bar=True, sync_dist=False)
+
+    # ---------------------------------------------------------------- checkpoints
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["softrec_config"] = self.run_config
+        checkpoint["softrec_sigma"] = self.sigma_at(self.global_step)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.run_config = checkpoint.get("softrec_config", self.run_config)
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        opt = self.optimizer_factory(params=self.parameters())
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, StepSchedule(self.milestones, self.lr_gamma))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
