@@ -16,6 +16,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from softrec.data import TwoViewDataset, make_synthetic_dataset
+from softrec.data.datasets import collate_batch
 from softrec.data.h5format import IMAGES, VOXELS, atomic_h5, create_category, split_path
 
 REPLICAS = 10
@@ -53,6 +54,7 @@ def bench(path: Path, workers: int, batches: int, batch_size: int) -> tuple[floa
         num_workers=workers,
         drop_last=True,
         persistent_workers=workers > 0,
+        collate_fn=collate_batch,
     )
     it = iter(loader)
     next(it)  # start-up (worker spawn, file open) is not throughput

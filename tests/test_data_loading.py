@@ -15,6 +15,7 @@ from softrec.data import (
     ensure_synthetic_dataset,
     make_synthetic_dataset,
 )
+from softrec.data.datasets import collate_batch
 from softrec.data.h5format import IMAGES, VOXELS
 
 CATS = ["03001627", "04379243"]  # chair, table: class ids 4 and 10
@@ -79,8 +80,8 @@ def test_two_view_dataset(root):
     seen_pairs = set()
     for i in range(len(ds)):
         item = ds[i]
-        assert item["images_a"].shape == (4, 64, 64) and item["images_a"].dtype == torch.float32
-        assert 0 <= item["images_a"].min() and item["images_a"].max() <= 1
+        assert item["images_a"].shape == (4, 64, 64) and item["images_a"].dtype == torch.uint8
+        assert item["images_a"][3].max() == 255  # the mask channel is there
         assert item["view_a"] != item["view_b"]
         assert item["class_id"].item() == (4 if i < 3 else 10)
         seen_pairs.add((int(item["view_a"]), int(item["view_b"])))
@@ -88,7 +89,9 @@ def test_two_view_dataset(root):
     with h5py.File(root / "train.h5") as f:
         item = ds[4]
         stored = f[CATS[1]][IMAGES][1, int(item["view_b"])]
-        assert torch.equal(item["images_b"], torch.from_numpy(stored).float() / 255)
+        assert torch.equal(item["images_b"], torch.from_numpy(stored))  # bit for bit
+        batch = collate_batch([item, ds[5]])
+        assert torch.equal(batch["images_b"][0], torch.from_numpy(stored).float() / 255)
 
 
 def test_view_voxel_dataset_covers_every_object_and_view(root):
@@ -108,6 +111,8 @@ def test_datamodule_with_workers(root):
     dm.setup("fit")
     batch = next(iter(dm.train_dataloader()))
     assert batch["images_a"].shape == (4, 4, 64, 64) and batch["view_b"].dtype == torch.int64
+    assert batch["images_a"].dtype == torch.float32 and 0 <= batch["images_a"].min()
+    assert batch["images_a"].max() <= 1 and batch["images_a"][:, 3].max() == 1  # masks present
     n = 0
     for b in dm.val_dataloader():
         assert b["voxels"].dtype == torch.bool and b["images"].shape[1:] == (4, 64, 64)

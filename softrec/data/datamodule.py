@@ -10,7 +10,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from .categories import SYNSET_IDS, SYNSET_TO_NAME, resolve_categories
-from .datasets import TwoViewDataset, ViewVoxelDataset
+from .datasets import TwoViewDataset, ViewVoxelDataset, collate_batch
 from .h5format import split_path
 
 #: Default batch of objects per training step (the public code's 64).
@@ -111,6 +111,7 @@ class ShapeNetDataModule(pl.LightningDataModule):
             pin_memory=self.pin_memory,
             persistent_workers=self.num_workers > 0,
             generator=generator,
+            collate_fn=collate_batch,
         )
 
     def train_dataloader(self) -> DataLoader:

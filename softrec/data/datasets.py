@@ -16,7 +16,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, default_collate
 
 from .categories import SYNSET_IDS, resolve_categories
 from .conventions import NUM_VIEWS, UINT8_MAX
@@ -83,9 +83,18 @@ class _H5Split(Dataset):
             return np.frombuffer(data, dtype=np.uint8).reshape(IMAGE_SHAPE[1:])
         return images[obj, view]
 
-    @staticmethod
-    def _to_float(images: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(images).float().div_(UINT8_MAX)
+
+def collate_batch(samples: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Stack samples and turn their uint8 images into float32 in [0, 1].
+
+    Converting once per batch instead of once per view is ~8x cheaper on the CPU (a small
+    tensor's ``.float()`` costs about as much as decompressing the view).
+    """
+    batch = default_collate(samples)
+    for key, value in batch.items():
+        if key.startswith("images") and value.dtype == torch.uint8:
+            batch[key] = value.float().div_(UINT8_MAX)
+    return batch
 
 
 class TwoViewDataset(_H5Split):
@@ -95,8 +104,9 @@ class TwoViewDataset(_H5Split):
     drawn uniformly (a ≠ b) from the worker's torch RNG, which the DataLoader seeds per
     worker and epoch.
 
-    Returns dicts: ``images_a``, ``images_b`` float32 (4, 64, 64) in [0, 1] (inverted RGB
-    as stored, alpha in channel 3), ``view_a``, ``view_b``, ``class_id`` int64 scalars.
+    Returns dicts: ``images_a``, ``images_b`` uint8 (4, 64, 64) as stored (inverted RGB,
+    alpha in channel 3; :func:`collate_batch` makes batches of float32 in [0, 1]),
+    ``view_a``, ``view_b``, ``class_id`` int64 scalars.
     """
 
     def __init__(self, path: str | Path, categories: Iterable[str] | str | None = None) -> None:
@@ -112,8 +122,8 @@ class TwoViewDataset(_H5Split):
         view_a = int(torch.randint(NUM_VIEWS, ()))
         view_b = (view_a + 1 + int(torch.randint(NUM_VIEWS - 1, ()))) % NUM_VIEWS
         return {
-            "images_a": self._to_float(self._view(cat, obj, view_a)),
-            "images_b": self._to_float(self._view(cat, obj, view_b)),
+            "images_a": torch.from_numpy(self._view(cat, obj, view_a)),
+            "images_b": torch.from_numpy(self._view(cat, obj, view_b)),
             "view_a": torch.tensor(view_a, dtype=torch.int64),
             "view_b": torch.tensor(view_b, dtype=torch.int64),
             "class_id": torch.tensor(self.class_ids[cat], dtype=torch.int64),
@@ -127,7 +137,8 @@ class ViewVoxelDataset(_H5Split):
         objects_per_category: keep only the first ``k`` objects of each category (a fixed
             subset for fast validation); ``None`` keeps all.
 
-    Returns dicts: ``images`` float32 (4, 64, 64), ``voxels`` bool (32, 32, 32) in the
+    Returns dicts: ``images`` uint8 (4, 64, 64) as stored (float32 in [0, 1] once batched
+    by :func:`collate_batch`), ``voxels`` bool (32, 32, 32) in the
     dataset layout, ``view``, ``class_id`` and ``object_id`` (index within its category)
     int64 scalars. Item order: category, object, view.
     """
@@ -156,7 +167,7 @@ class ViewVoxelDataset(_H5Split):
         cat, obj = int(self._cat[item]), int(self._obj[item])
         _, voxels = self._datasets(cat)
         return {
-            "images": self._to_float(self._view(cat, obj, view)),
+            "images": torch.from_numpy(self._view(cat, obj, view)),
             "voxels": torch.from_numpy(voxels[obj].astype(bool)),
             "view": torch.tensor(view, dtype=torch.int64),
             "class_id": torch.tensor(self.class_ids[cat], dtype=torch.int64),
