@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 
-def _check_mesh(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+def check_mesh(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+    """Validate (B, V, 3) vertices and (F, 3) / (B, F, 3) faces; return (B, F, 3) int64 faces."""
     if not isinstance(vertices, torch.Tensor) or not isinstance(faces, torch.Tensor):
         raise TypeError("vertices and faces must be torch.Tensors")
     if vertices.dim() != 3 or vertices.shape[-1] != 3:
@@ -48,7 +49,7 @@ def face_normals(
     vertices: torch.Tensor, faces: torch.Tensor, normalize: bool = True
 ) -> torch.Tensor:
     """Outward face normals ``(v1 − v0) × (v2 − v0)``: (B, F, 3)."""
-    faces = _check_mesh(vertices, faces)
+    faces = check_mesh(vertices, faces)
     fv = face_vertices(vertices, faces)
     n = torch.cross(fv[:, :, 1] - fv[:, :, 0], fv[:, :, 2] - fv[:, :, 0], dim=-1)
     return torch.nn.functional.normalize(n, dim=-1, eps=1e-12) if normalize else n
@@ -56,7 +57,7 @@ def face_normals(
 
 def vertex_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
     """Area-weighted vertex normals: (B, V, 3), unit length."""
-    faces = _check_mesh(vertices, faces)
+    faces = check_mesh(vertices, faces)
     n = face_normals(vertices, faces, normalize=False)  # length = 2·area
     out = torch.zeros_like(vertices)
     for k in range(3):

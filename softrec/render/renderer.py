@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ..mesh import check_mesh
 from ..mesh import face_vertices as gather_face_vertices
 from . import cameras
 from .lighting import lighting
@@ -148,16 +149,9 @@ class SoftRenderer(nn.Module):
         Returns:
             (B, 4, S, S) RGBA images.
         """
-        if vertices.dim() != 3 or vertices.shape[-1] != 3:
-            raise ValueError(f"vertices must have shape (B, V, 3), got {tuple(vertices.shape)}")
-        if faces.dim() == 2:
-            faces = faces.unsqueeze(0).expand(vertices.shape[0], -1, -1)
         if faces.numel() == 0:
             raise ValueError("faces is empty: cannot render a mesh without faces")
-        if faces.dtype not in (torch.int32, torch.int64):
-            raise TypeError(f"faces must be an integer tensor, got {faces.dtype}")
-        if int(faces.min()) < 0 or int(faces.max()) >= vertices.shape[1]:
-            raise ValueError(f"faces index outside [0, {vertices.shape[1]})")
+        faces = check_mesh(vertices, faces)
         face_textures = None
         if textures is not None:
             if self.texture_type == "vertex" and textures.dim() == 3:
