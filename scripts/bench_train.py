@@ -22,6 +22,8 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from softrec.data import images_to_float
+
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = ("data", "net_fwd", "render_fwd", "loss_fwd", "loss_bwd", "render_bwd", "net_bwd",
           "optimizer")  # fmt: skip
@@ -80,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         except StopIteration:
             it = iter(dm.train_dataloader())
             batch = next(it)
+        images_to_float(batch)  # what the DataModule's on_after_batch_transfer does
         t["data"] = time.perf_counter() - t0
         s = time.perf_counter()
         ia, ib = batch["images_a"], batch["images_b"]

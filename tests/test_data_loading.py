@@ -13,6 +13,7 @@ from softrec.data import (
     TwoViewDataset,
     ViewVoxelDataset,
     ensure_synthetic_dataset,
+    images_to_float,
     make_synthetic_dataset,
 )
 from softrec.data.datasets import collate_batch
@@ -90,8 +91,20 @@ def test_two_view_dataset(root):
         item = ds[4]
         stored = f[CATS[1]][IMAGES][1, int(item["view_b"])]
         assert torch.equal(item["images_b"], torch.from_numpy(stored))  # bit for bit
-        batch = collate_batch([item, ds[5]])
+        batch = images_to_float(collate_batch([item, ds[5]]))
         assert torch.equal(batch["images_b"][0], torch.from_numpy(stored).float() / 255)
+        # the batched read (what the DataLoader calls) returns exactly the stored views
+        torch.manual_seed(0)
+        batch = ds.__getitems__([5, 0, 4, 5, -1])
+        assert batch["images_a"].shape == (5, 4, 64, 64) and batch["images_a"].dtype == torch.uint8
+        assert (batch["view_a"] != batch["view_b"]).all()
+        assert batch["class_id"].tolist() == [10, 4, 10, 10, 10]
+        for i, (c, o) in enumerate([(1, 2), (0, 0), (1, 1), (1, 2), (1, 2)]):
+            for key in ("a", "b"):
+                want = f[CATS[c]][IMAGES][o, int(batch[f"view_{key}"][i])]
+                assert torch.equal(batch[f"images_{key}"][i], torch.from_numpy(want))
+    with pytest.raises(IndexError):
+        ds.__getitems__([0, 6])
 
 
 def test_view_voxel_dataset_covers_every_object_and_view(root):
@@ -99,6 +112,13 @@ def test_view_voxel_dataset_covers_every_object_and_view(root):
     assert len(ds) == 2 * 24
     keys = {(int(d["class_id"]), int(d["object_id"]), int(d["view"])) for d in ds}
     assert keys == {(c, 0, v) for c in (4, 10) for v in range(24)}
+    full = ViewVoxelDataset(root / "val.h5")
+    batch = full.__getitems__([0, 1, 30, 95])  # chair 0 v0|v1, chair 1 v6, table 1 v23
+    with h5py.File(root / "val.h5") as f:
+        for i, (c, o, v) in enumerate([(0, 0, 0), (0, 0, 1), (0, 1, 6), (1, 1, 23)]):
+            assert torch.equal(batch["images"][i], torch.from_numpy(f[CATS[c]][IMAGES][o, v]))
+            assert torch.equal(batch["voxels"][i], torch.from_numpy(f[CATS[c]][VOXELS][o] > 0))
+            assert (int(batch["object_id"][i]), int(batch["view"][i])) == (o, v)
     item = ds[25]
     assert item["voxels"].dtype == torch.bool and item["voxels"].shape == (32, 32, 32)
     assert len(ViewVoxelDataset(root / "val.h5")) == 2 * 2 * 24
@@ -111,6 +131,8 @@ def test_datamodule_with_workers(root):
     dm.setup("fit")
     batch = next(iter(dm.train_dataloader()))
     assert batch["images_a"].shape == (4, 4, 64, 64) and batch["view_b"].dtype == torch.int64
+    assert batch["images_a"].dtype == torch.uint8  # as stored: 1/4 of the bytes from workers
+    batch = dm.on_after_batch_transfer(batch, 0)  # what Lightning does on the device
     assert batch["images_a"].dtype == torch.float32 and 0 <= batch["images_a"].min()
     assert batch["images_a"].max() <= 1 and batch["images_a"][:, 3].max() == 1  # masks present
     n = 0

@@ -68,7 +68,7 @@ def test_table_on_fixed_checkpoint(tiny):
     tvox = voxelize(module.net.decoder.rest_shape()[None], module.net.faces, 32)
     with torch.no_grad():
         for batch in loader:
-            v, _ = module.net(batch["images"])
+            v, _ = module.net(batch["images"].float() / 255)
             iou = voxel_iou(voxelize(v, module.net.faces, 32), batch["voxels"])
             tiou = voxel_iou(tvox.expand_as(batch["voxels"]), batch["voxels"])
             ids, ious, tious = batch["class_id"].tolist(), iou.tolist(), tiou.tolist()

@@ -10,7 +10,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from .categories import SYNSET_IDS, SYNSET_TO_NAME, resolve_categories
-from .datasets import TwoViewDataset, ViewVoxelDataset, collate_batch
+from .datasets import TwoViewDataset, ViewVoxelDataset, collate_batch, images_to_float
 from .h5format import split_path
 
 #: Default batch of objects per training step (the public code's 64).
@@ -34,10 +34,14 @@ class ShapeNetDataModule(pl.LightningDataModule):
             the workers' RNG, seeded from it by the DataLoader.
         pin_memory: ``None`` = pin when CUDA is available.
 
-    Training batches: ``images_a``, ``images_b`` float32 (B, 4, 64, 64) in [0, 1]
-    (inverted RGB + alpha), ``view_a``, ``view_b``, ``class_id`` int64 (B,). Evaluation
-    batches: ``images`` (B, 4, 64, 64), ``voxels`` bool (B, 32, 32, 32), ``view``,
-    ``class_id``, ``object_id`` int64 (B,). ``class_names`` maps class ids to names.
+    Training batches: ``images_a``, ``images_b`` (B, 4, 64, 64) (inverted RGB + alpha),
+    ``view_a``, ``view_b``, ``class_id`` int64 (B,). Evaluation batches: ``images``
+    (B, 4, 64, 64), ``voxels`` bool (B, 32, 32, 32), ``view``, ``class_id``,
+    ``object_id`` int64 (B,). The loaders deliver images as stored, uint8 (a quarter of
+    the bytes across worker processes and to the GPU); in a Lightning run
+    :meth:`on_after_batch_transfer` turns them into float32 in [0, 1] on the device, and
+    code iterating the loaders itself calls :func:`softrec.data.images_to_float`.
+    ``class_names`` maps class ids to names.
     """
 
     def __init__(
@@ -113,6 +117,10 @@ class ShapeNetDataModule(pl.LightningDataModule):
             generator=generator,
             collate_fn=collate_batch,
         )
+
+    def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
+        """uint8 images → float32 in [0, 1], once per batch, on the training device."""
+        return images_to_float(batch)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_dataset(), self.batch_size, shuffle=True)

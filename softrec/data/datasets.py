@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import h5py
@@ -20,7 +20,7 @@ from torch.utils.data import Dataset, default_collate
 
 from .categories import SYNSET_IDS, resolve_categories
 from .conventions import NUM_VIEWS, UINT8_MAX
-from .h5format import IMAGE_CHUNK, IMAGE_SHAPE, IMAGES, VOXELS, open_split
+from .h5format import IMAGE_CHUNK, IMAGE_SHAPE, IMAGES, VOXEL_SHAPE, VOXELS, open_split
 
 
 class _H5Split(Dataset):
@@ -38,6 +38,7 @@ class _H5Split(Dataset):
         #: Class id of each synset: its row in the paper's table (0..12), stable across
         #: category subsets so per-category metrics line up.
         self.class_ids = [SYNSET_IDS.index(s) for s in synsets]
+        self._class_of_cat = np.asarray(self.class_ids, dtype=np.int64)
         self._file: h5py.File | None = None
         self._pid: int | None = None
         self._groups: list[tuple[h5py.Dataset, h5py.Dataset]] = []
@@ -62,38 +63,76 @@ class _H5Split(Dataset):
             self._file.close()
         self._file, self._pid, self._groups = None, None, []
 
-    def _view(self, cat: int, obj: int, view: int) -> np.ndarray:
-        """uint8 (4, 64, 64) image of one view. Files in the standard layout (one gzip
-        chunk per view) are read chunk-direct, skipping h5py's selection machinery (about
-        twice as fast); anything else goes through ordinary slicing."""
-        images, _ = self._datasets(cat)
+    def _direct_ok(self, images: h5py.Dataset) -> bool:
+        """Whether ``images`` is in the standard layout (one gzip chunk per view), which
+        is read chunk-direct, skipping h5py's selection machinery (about twice as fast)."""
         if self._direct is None:
+            plist = images.id.get_create_plist()
+            filters = {plist.get_filter(i)[0] for i in range(plist.get_nfilters())}
             self._direct = (
                 images.chunks == IMAGE_CHUNK
                 and images.compression == "gzip"
-                and set(
-                    images.id.get_create_plist().get_filter(i)[0]
-                    for i in range(images.id.get_create_plist().get_nfilters())
-                )
-                <= {h5py.h5z.FILTER_DEFLATE, h5py.h5z.FILTER_SHUFFLE}  # shuffle: no-op on bytes
+                # shuffle is a no-op on single bytes
+                and filters <= {h5py.h5z.FILTER_DEFLATE, h5py.h5z.FILTER_SHUFFLE}
             )
-        if self._direct:
-            _, raw = images.id.read_direct_chunk((obj, view, 0, 0, 0))
-            data = bytearray(zlib.decompress(raw))  # writable, so torch can wrap it
-            return np.frombuffer(data, dtype=np.uint8).reshape(IMAGE_SHAPE[1:])
-        return images[obj, view]
+        return self._direct
+
+    def _read_views(self, cats: np.ndarray, objs: np.ndarray, views: np.ndarray) -> np.ndarray:
+        """uint8 (n, 4, 64, 64) images of views ``views[i]`` of objects ``(cats[i], objs[i])``."""
+        out = np.empty((len(cats), *IMAGE_SHAPE[1:]), dtype=np.uint8)
+        keys = zip(cats.tolist(), objs.tolist(), views.tolist(), strict=True)
+        for i, (cat, obj, view) in enumerate(keys):
+            images, _ = self._datasets(cat)
+            if self._direct_ok(images):
+                _, raw = images.id.read_direct_chunk((obj, view, 0, 0, 0))
+                out[i] = np.frombuffer(zlib.decompress(raw), np.uint8).reshape(IMAGE_SHAPE[1:])
+            else:
+                out[i] = images[obj, view]
+        return out
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return {k: v[0] for k, v in self.__getitems__([index]).items()}
+
+    def __getitems__(self, indices: Sequence[int]) -> dict[str, torch.Tensor]:
+        """A whole batch at once: the DataLoader calls this instead of ``__getitem__`` per
+        item, which saves most of the per-item Python and tensor overhead."""
+        raise NotImplementedError
+
+    def _set_objects(self, counts: list[int]) -> None:
+        """Index the first ``counts[c]`` objects of each category, in paper order."""
+        self.counts = counts
+        self._cat = np.repeat(np.arange(len(self.synsets)), counts)
+        self._obj = np.concatenate([np.arange(n) for n in counts])
 
 
-def collate_batch(samples: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-    """Stack samples and turn their uint8 images into float32 in [0, 1].
+def _check_indices(indices: Sequence[int], size: int) -> np.ndarray:
+    idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+    if idx.size and (idx.min() < -size or idx.max() >= size):
+        raise IndexError(f"index out of range for a dataset of {size} items")
+    return idx % max(size, 1)
 
-    Converting once per batch instead of once per view is ~8x cheaper on the CPU (a small
-    tensor's ``.float()`` costs about as much as decompressing the view).
+
+def collate_batch(samples: Mapping[str, torch.Tensor] | list[Mapping[str, torch.Tensor]]):
+    """Collate for the datasets here: batches from ``__getitems__`` pass through, lists of
+    items are stacked. Images stay uint8 as stored (a quarter of the bytes between worker
+    processes and to the GPU); :func:`images_to_float` converts them where they are used.
     """
-    batch = default_collate(samples)
+    if isinstance(samples, Mapping):
+        return dict(samples)
+    return default_collate(samples)
+
+
+def images_to_float(batch):
+    """uint8 images → float32 in [0, 1]; other dtypes are returned as they are.
+
+    ``batch`` is a tensor, or a mutable mapping whose ``images*`` entries are converted in
+    place (and which is returned). Done once per batch, on the batch's device.
+    """
+    if isinstance(batch, torch.Tensor):
+        return batch.float().div_(UINT8_MAX) if batch.dtype == torch.uint8 else batch
     for key, value in batch.items():
-        if key.startswith("images") and value.dtype == torch.uint8:
-            batch[key] = value.float().div_(UINT8_MAX)
+        if key.startswith("images"):
+            batch[key] = images_to_float(value)
     return batch
 
 
@@ -104,29 +143,31 @@ class TwoViewDataset(_H5Split):
     drawn uniformly (a ≠ b) from the worker's torch RNG, which the DataLoader seeds per
     worker and epoch.
 
-    Returns dicts: ``images_a``, ``images_b`` uint8 (4, 64, 64) as stored (inverted RGB,
-    alpha in channel 3; :func:`collate_batch` makes batches of float32 in [0, 1]),
-    ``view_a``, ``view_b``, ``class_id`` int64 scalars.
+    Items are dicts: ``images_a``, ``images_b`` uint8 (4, 64, 64) as stored (inverted RGB,
+    alpha in channel 3; :func:`images_to_float` makes float32 in [0, 1]), ``view_a``,
+    ``view_b``, ``class_id`` int64 scalars; ``__getitems__`` returns the same keys
+    stacked along a first batch dimension.
     """
 
     def __init__(self, path: str | Path, categories: Iterable[str] | str | None = None) -> None:
         super().__init__(path, categories)
-        self._cat = np.repeat(np.arange(len(self.synsets)), self.counts)
-        self._obj = np.concatenate([np.arange(n) for n in self.counts])
+        self._set_objects(self.counts)
 
     def __len__(self) -> int:
         return len(self._cat)
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        cat, obj = int(self._cat[index]), int(self._obj[index])
-        view_a = int(torch.randint(NUM_VIEWS, ()))
-        view_b = (view_a + 1 + int(torch.randint(NUM_VIEWS - 1, ()))) % NUM_VIEWS
+    def __getitems__(self, indices: Sequence[int]) -> dict[str, torch.Tensor]:
+        idx = _check_indices(indices, len(self))
+        cats, objs = self._cat[idx], self._obj[idx]
+        # view_b = view_a + 1..23 (mod 24): uniform over the other views
+        view_a = torch.randint(NUM_VIEWS, (len(idx),))
+        view_b = (view_a + 1 + torch.randint(NUM_VIEWS - 1, (len(idx),))) % NUM_VIEWS
         return {
-            "images_a": torch.from_numpy(self._view(cat, obj, view_a)),
-            "images_b": torch.from_numpy(self._view(cat, obj, view_b)),
-            "view_a": torch.tensor(view_a, dtype=torch.int64),
-            "view_b": torch.tensor(view_b, dtype=torch.int64),
-            "class_id": torch.tensor(self.class_ids[cat], dtype=torch.int64),
+            "images_a": torch.from_numpy(self._read_views(cats, objs, view_a.numpy())),
+            "images_b": torch.from_numpy(self._read_views(cats, objs, view_b.numpy())),
+            "view_a": view_a,
+            "view_b": view_b,
+            "class_id": torch.as_tensor(self._class_of_cat[cats]),
         }
 
 
@@ -137,10 +178,10 @@ class ViewVoxelDataset(_H5Split):
         objects_per_category: keep only the first ``k`` objects of each category (a fixed
             subset for fast validation); ``None`` keeps all.
 
-    Returns dicts: ``images`` uint8 (4, 64, 64) as stored (float32 in [0, 1] once batched
-    by :func:`collate_batch`), ``voxels`` bool (32, 32, 32) in the
-    dataset layout, ``view``, ``class_id`` and ``object_id`` (index within its category)
-    int64 scalars. Item order: category, object, view.
+    Items are dicts: ``images`` uint8 (4, 64, 64) as stored (:func:`images_to_float`
+    makes float32 in [0, 1]), ``voxels`` bool (32, 32, 32) in the dataset layout,
+    ``view``, ``class_id`` and ``object_id`` (index within its category) int64 scalars;
+    ``__getitems__`` stacks them. Item order: category, object, view.
     """
 
     def __init__(
@@ -156,20 +197,24 @@ class ViewVoxelDataset(_H5Split):
             if objects_per_category <= 0:
                 raise ValueError(f"objects_per_category must be > 0, got {objects_per_category}")
             self.counts = [min(n, objects_per_category) for n in self.counts]
-        self._cat = np.repeat(np.arange(len(self.synsets)), self.counts)
-        self._obj = np.concatenate([np.arange(n) for n in self.counts])
+        self._set_objects(self.counts)
 
     def __len__(self) -> int:
         return len(self._cat) * NUM_VIEWS
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        item, view = divmod(int(index), NUM_VIEWS)
-        cat, obj = int(self._cat[item]), int(self._obj[item])
-        _, voxels = self._datasets(cat)
+    def __getitems__(self, indices: Sequence[int]) -> dict[str, torch.Tensor]:
+        item, views = np.divmod(_check_indices(indices, len(self)), NUM_VIEWS)
+        cats, objs = self._cat[item], self._obj[item]
+        voxels = np.empty((len(item), *VOXEL_SHAPE), dtype=bool)
+        last = None
+        for i, (cat, obj) in enumerate(zip(cats.tolist(), objs.tolist(), strict=True)):
+            if (cat, obj) != last:  # items come in (object, view) order: read each once
+                grid, last = self._datasets(cat)[1][obj].astype(bool), (cat, obj)
+            voxels[i] = grid
         return {
-            "images": torch.from_numpy(self._view(cat, obj, view)),
-            "voxels": torch.from_numpy(voxels[obj].astype(bool)),
-            "view": torch.tensor(view, dtype=torch.int64),
-            "class_id": torch.tensor(self.class_ids[cat], dtype=torch.int64),
-            "object_id": torch.tensor(obj, dtype=torch.int64),
+            "images": torch.from_numpy(self._read_views(cats, objs, views)),
+            "voxels": torch.from_numpy(voxels),
+            "view": torch.from_numpy(views),
+            "class_id": torch.as_tensor(self._class_of_cat[cats]),
+            "object_id": torch.from_numpy(objs.astype(np.int64)),
         }

@@ -108,6 +108,7 @@ def evaluate_loader(
     """
     from tqdm.auto import tqdm
 
+    from ..data import images_to_float
     from ..data.voxelize import voxelize
 
     net = net.to(device).eval()
@@ -122,7 +123,7 @@ def evaluate_loader(
     saved: set[int] = set()
     it = tqdm(loader, desc="evaluate", total=total, disable=not progress, dynamic_ncols=True)
     for batch in it:
-        images = batch["images"].to(device)
+        images = images_to_float(batch["images"].to(device))
         gt = batch["voxels"].cpu()
         cls = batch["class_id"].cpu().long()
         vertices, colors = net(images)
