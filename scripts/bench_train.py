@@ -1,7 +1,7 @@
 """Time training iterations with a per-stage breakdown.
 
     python scripts/bench_train.py [--iters 10] [--warmup 2] [--data synthetic|random] \
-        [hydra overrides, default: experiment=paper_sil]
+        [hydra overrides, default: experiment=paper_sil; experiment=none: the quickstart run]
 
 Stages of one iteration (seconds, mean over the timed iterations): data (next batch from the
 real DataModule, or random tensors), net forward (encoder + decoder + color), render
@@ -52,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     overrides = list(args.overrides)
     if not any(o.startswith("experiment=") for o in overrides):
         overrides.insert(0, "experiment=paper_sil")
+    # experiment=none: train.yaml's own defaults (the quickstart run)
+    overrides = [o for o in overrides if o != "experiment=none"]
     with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
         cfg = compose(config_name="train", overrides=overrides)
     torch.manual_seed(0)

@@ -69,6 +69,14 @@ def test_generation_is_deterministic_and_skips_when_complete(root, tmp_path):
     make_synthetic_dataset(other, **SIZES, seed=3, categories=CATS, num_workers=0, progress=False)
     ensure_synthetic_dataset(other, **SIZES, seed=3, categories=CATS, num_workers=0)
     assert (other / "train.h5").stat().st_mtime_ns == before
+    # files from another generator version hold other objects: rebuilt, not reused
+    with h5py.File(other / "test.h5", "a") as f:
+        f.attrs["synthetic_generator"] = 1
+    ensure_synthetic_dataset(other, **SIZES, seed=3, categories=CATS, num_workers=0)
+    assert (other / "train.h5").stat().st_mtime_ns == before
+    with h5py.File(other / "test.h5") as f, h5py.File(root / "test.h5") as g:
+        assert f.attrs["synthetic_generator"] == g.attrs["synthetic_generator"] != 1
+        assert np.array_equal(f[CATS[0]][IMAGES][:], g[CATS[0]][IMAGES][:])
     # Objects within a category differ.
     with h5py.File(root / "train.h5") as f:
         vox = f[CATS[0]][VOXELS][:]

@@ -18,6 +18,9 @@ from ..h5format import IMAGES, VOXELS, atomic_h5, create_category, split_path
 from .objects import generate_object, object_arrays, object_rng
 
 SOURCE = "softrec synthetic (softrec.data.synthetic)"
+#: Version of the object generators, stored in each file (``synthetic_generator``): files
+#: written by other versions hold different objects and are rebuilt.
+GENERATOR_VERSION = 2
 #: Default objects per category in each split (13 × 112 objects: ~1-2 minutes on 2 cores).
 DEFAULT_SPLIT_SIZES = {"train": 80, "val": 16, "test": 16}
 
@@ -40,6 +43,7 @@ def _is_complete(path: Path, synsets: Sequence[str], n: int, seed: int) -> bool:
             return (
                 int(f.attrs.get("format_version", -1)) == FORMAT_VERSION
                 and int(f.attrs.get("synthetic_seed", -1)) == seed
+                and int(f.attrs.get("synthetic_generator", -1)) == GENERATOR_VERSION
                 and all(s in f and f[s][IMAGES].shape[0] == n for s in synsets)
             )
     except OSError:
@@ -95,6 +99,7 @@ def make_synthetic_dataset(
             bar = tqdm(total=len(jobs), desc=f"synthetic {split}", disable=not progress)
             with atomic_h5(path, SOURCE) as f:
                 f.attrs["synthetic_seed"] = seed
+                f.attrs["synthetic_generator"] = GENERATOR_VERSION
                 for synset in synsets:
                     g = create_category(f, synset, n)
                     for i in range(n):
@@ -112,13 +117,24 @@ def make_synthetic_dataset(
 
 def ensure_synthetic_dataset(root: str | Path, **kwargs) -> Path:
     """Like :func:`make_synthetic_dataset` but returns at once when every requested split
-    file already exists (without checking its contents)."""
+    file exists and was written by this generator version (other contents unchecked)."""
     root = Path(root)
     sizes = {
         "train": kwargs.get("n_train", DEFAULT_SPLIT_SIZES["train"]),
         "val": kwargs.get("n_val", DEFAULT_SPLIT_SIZES["val"]),
         "test": kwargs.get("n_test", DEFAULT_SPLIT_SIZES["test"]),
     }
-    if all(n == 0 or split_path(root, s).is_file() for s, n in sizes.items()):
+    if all(n == 0 or _generator_version(split_path(root, s)) == GENERATOR_VERSION
+           for s, n in sizes.items()):  # fmt: skip
         return root
     return make_synthetic_dataset(root, **kwargs)
+
+
+def _generator_version(path: Path) -> int | None:
+    if not path.is_file():
+        return None
+    try:
+        with h5py.File(path, "r") as f:
+            return int(f.attrs.get("synthetic_generator", -1))
+    except OSError:
+        return None

@@ -162,33 +162,65 @@ def cabinet(rng: np.random.Generator) -> list[Part]:
 
 
 def car(rng: np.random.Generator) -> list[Part]:
-    """Body + cabin + four wheels, optional spoiler."""
+    """Body + cabin + four wheels; sedan, SUV/van, pickup (open bed) or sports car,
+    optional spoiler."""
+    kind = rng.choice(["sedan", "suv", "pickup", "sports"], p=[0.4, 0.25, 0.15, 0.2])
     c = _color(rng)
-    length, width = 1.0, rng.uniform(0.38, 0.5)
-    body_h = rng.uniform(0.12, 0.22)
-    clearance = rng.uniform(0.06, 0.1)
+    length = 1.0
+    if kind == "sports":
+        width, body_h = rng.uniform(0.42, 0.52), rng.uniform(0.08, 0.13)
+        clearance, nose = rng.uniform(0.03, 0.06), rng.uniform(0.4, 0.7)
+        cab_len, cab_h, cab_z = length * rng.uniform(0.3, 0.45), rng.uniform(0.06, 0.1), -0.05
+    elif kind == "suv":
+        width, body_h = rng.uniform(0.4, 0.5), rng.uniform(0.17, 0.27)
+        clearance, nose = rng.uniform(0.07, 0.12), rng.uniform(0.7, 0.95)
+        cab_len, cab_h = length * rng.uniform(0.55, 0.8), rng.uniform(0.14, 0.24)
+        cab_z = rng.uniform(-0.12, 0.0)
+    elif kind == "pickup":
+        width, body_h = rng.uniform(0.4, 0.5), rng.uniform(0.15, 0.22)
+        clearance, nose = rng.uniform(0.07, 0.12), rng.uniform(0.75, 0.95)
+        cab_len, cab_h = length * rng.uniform(0.25, 0.35), rng.uniform(0.13, 0.2)
+        cab_z = rng.uniform(0.0, 0.12)
+    else:
+        width, body_h = rng.uniform(0.38, 0.5), rng.uniform(0.12, 0.2)
+        clearance, nose = rng.uniform(0.05, 0.09), rng.uniform(0.6, 0.9)
+        cab_len, cab_h = length * rng.uniform(0.35, 0.6), rng.uniform(0.1, 0.18)
+        cab_z = rng.uniform(-0.15, 0.05)
     parts = [
         tapered_box(
             (0, clearance + body_h / 2, 0),
             (width, body_h, length),
             c,
             top_scale=(0.95, 0.97),
-            front_scale=(0.92, rng.uniform(0.6, 0.9)),
+            front_scale=(0.92, nose),
         )
     ]
-    cab_len = length * rng.uniform(0.35, 0.6)
-    cab_h = rng.uniform(0.1, 0.2)
-    cab_z = rng.uniform(-0.15, 0.05)
     glass = c if rng.random() < 0.3 else _color(rng, dark=True)
+    top = clearance + body_h
+    boxy = kind in ("suv", "pickup")
     parts.append(
         tapered_box(
-            (0, clearance + body_h + cab_h / 2 - 0.005, cab_z),
+            (0, top + cab_h / 2 - 0.005, cab_z),
             (width * 0.88, cab_h, cab_len),
             glass,
-            top_scale=(rng.uniform(0.75, 0.95), rng.uniform(0.5, 0.85)),
+            top_scale=(
+                rng.uniform(0.88, 0.98) if boxy else rng.uniform(0.75, 0.95),
+                rng.uniform(0.8, 0.95) if boxy else rng.uniform(0.5, 0.85),
+            ),
         )
     )
-    wr = rng.uniform(0.07, 0.1)
+    if kind == "pickup":  # open bed: side walls and tailgate behind the cabin
+        bed_front, bed_back = cab_z - cab_len / 2 - 0.02, -length / 2 + 0.02
+        bed_len, wall_h = bed_front - bed_back, rng.uniform(0.05, 0.1)
+        bed_z = (bed_front + bed_back) / 2
+        for side in (-1, 1):
+            parts.append(
+                box(
+                    (side * (width / 2 - 0.02), top + wall_h / 2, bed_z), (0.03, wall_h, bed_len), c
+                )
+            )
+        parts.append(box((0, top + wall_h / 2, bed_back + 0.015), (width, wall_h, 0.03), c))
+    wr = rng.uniform(0.07, 0.1) if kind != "sports" else rng.uniform(0.06, 0.08)
     wheel_c = _color(rng, dark=True)
     for zs in (length / 2 - rng.uniform(0.15, 0.22), -length / 2 + rng.uniform(0.15, 0.22)):
         for side in (-1, 1):
@@ -196,8 +228,7 @@ def car(rng: np.random.Generator) -> list[Part]:
             parts.append(
                 cylinder((x - side * 0.05, wr, zs), (x + side * 0.02, wr, zs), wr, wheel_c)
             )
-    if rng.random() < 0.25:
-        top = clearance + body_h
+    if kind != "pickup" and rng.random() < (0.5 if kind == "sports" else 0.2):
         parts.append(box((0, top + 0.05, -length / 2 + 0.04), (width * 0.9, 0.015, 0.08), c))
         for side in (-1, 1):
             parts.append(
@@ -244,22 +275,51 @@ def chair(rng: np.random.Generator) -> list[Part]:
 
 
 def display(rng: np.random.Generator) -> list[Part]:
-    """Thin panel with a dark screen on a neck and base stand."""
+    """Flat monitor on a neck and base, CRT monitor (deep tapered back), TV on two feet or
+    a bare (wall-mounted) panel; dark screen on the front."""
+    kind = rng.choice(["monitor", "crt", "tv", "panel"], p=[0.45, 0.2, 0.2, 0.15])
     frame = _color(rng, dark=rng.random() < 0.6)
     w = 1.0
-    ph = w * rng.uniform(0.5, 0.75)
-    pt = rng.uniform(0.03, 0.08)
-    stand_h = rng.uniform(0.1, 0.3)
+    if kind == "crt":
+        ph, pt = w * rng.uniform(0.72, 0.85), rng.uniform(0.06, 0.1)
+    elif kind == "monitor":
+        ph, pt = w * rng.uniform(0.42, 0.8), rng.uniform(0.02, 0.08)
+    else:
+        ph, pt = w * rng.uniform(0.5, 0.62), rng.uniform(0.02, 0.06)
+    stand_h = {"monitor": rng.uniform(0.05, 0.3), "crt": rng.uniform(0.02, 0.06),
+               "tv": rng.uniform(0.04, 0.12), "panel": 0.0}[kind]  # fmt: skip
     y = stand_h + ph / 2
     parts = [
         box((0, y, 0), (w, ph, pt), frame),
         box((0, y, pt / 2 + 0.005), (w * 0.92, ph * 0.88, 0.01), _color(rng, dark=True)),
     ]
-    if rng.random() < 0.4:
-        parts.append(box((0, y, -pt / 2 - 0.03), (w * 0.5, ph * 0.5, 0.06), frame))  # CRT back
-    parts.append(box((0, stand_h / 2 + 0.01, -0.02), (0.06, stand_h + 0.02, 0.04), frame))
-    bw, bd = rng.uniform(0.25, 0.5), rng.uniform(0.15, 0.3)
-    parts.append(box((0, 0.01, 0), (bw, 0.02, bd), frame))
+    if kind == "crt":  # tube housing narrowing towards the back
+        depth = w * rng.uniform(0.55, 0.9)
+        back = rng.uniform(0.4, 0.7)
+        parts.append(
+            tapered_box(
+                (0, y - ph * 0.03, -pt / 2 - depth / 2),
+                (w * 0.9 * back, ph * 0.9 * back, depth),
+                frame,
+                front_scale=(1 / back, 1 / back),
+            )
+        )
+        parts.append(box((0, stand_h / 2, -depth * 0.4), (w * 0.5, stand_h, depth * 0.5), frame))
+    elif kind == "monitor":
+        if rng.random() < 0.3:
+            parts.append(box((0, y, -pt / 2 - 0.03), (w * 0.5, ph * 0.5, 0.06), frame))
+        parts.append(box((0, stand_h / 2 + 0.01, -0.02), (0.06, stand_h + 0.02, 0.04), frame))
+        bw, bd = rng.uniform(0.25, 0.5), rng.uniform(0.15, 0.3)
+        parts.append(box((0, 0.01, 0), (bw, 0.02, bd), frame))
+    elif kind == "tv":  # two feet near the sides
+        foot_x = w * rng.uniform(0.3, 0.45)
+        fd = rng.uniform(0.15, 0.3)
+        for side in (-1, 1):
+            parts.append(
+                box((side * foot_x, stand_h / 2 + 0.01, 0), (0.04, stand_h + 0.02, fd), frame)
+            )
+    else:  # wall bracket
+        parts.append(box((0, y, -pt / 2 - 0.02), (0.2, 0.2, 0.04), _color(rng, dark=True)))
     return parts
 
 
@@ -431,22 +491,66 @@ def table(rng: np.random.Generator) -> list[Part]:
     return parts
 
 
+def _rotate_x(pivot_y: float, pivot_z: float, angle: float) -> Callable[[np.ndarray], np.ndarray]:
+    """Rotation about the x-parallel axis through (y, z) = pivot; positive ``angle`` tips
+    +y towards −z (leaning back)."""
+    c, s = np.cos(angle), np.sin(angle)
+
+    def fn(v: np.ndarray) -> np.ndarray:
+        dy, dz = v[:, 1] - pivot_y, v[:, 2] - pivot_z
+        out = v.copy()
+        out[:, 1] = pivot_y + c * dy + s * dz
+        out[:, 2] = pivot_z - s * dy + c * dz
+        return out
+
+    return fn
+
+
 def telephone(rng: np.random.Generator) -> list[Part]:
-    """Upright slab with a screen on the front, optional camera bump and buttons."""
+    """Smartphone (upright slab with a screen), bar phone (keypad, antenna), open flip
+    phone, or desk phone (sloped base with a handset lying on it)."""
+    kind = rng.choice(["smart", "bar", "flip", "desk"], p=[0.5, 0.15, 0.15, 0.2])
     c = _color(rng, dark=rng.random() < 0.5)
+    screen, keys = _color(rng, dark=True), _color(rng)
     h = 1.0
-    w, t = h * rng.uniform(0.45, 0.6), h * rng.uniform(0.06, 0.12)
+    if kind == "desk":
+        w, d, bh = h, h * rng.uniform(0.6, 0.9), h * rng.uniform(0.15, 0.3)
+        parts = [
+            tapered_box((0, bh / 2, 0), (w, bh, d), c, front_scale=(1.0, rng.uniform(0.3, 0.6)))
+        ]
+        hl, hr = w * rng.uniform(0.7, 0.9), rng.uniform(0.06, 0.1)  # handset along x
+        hz = -d * rng.uniform(0.1, 0.25)
+        parts.append(cylinder((-hl / 2, bh + hr, hz), (hl / 2, bh + hr, hz), hr * 0.7, c))
+        for side in (-1, 1):
+            parts.append(box((side * hl * 0.42, bh + hr, hz), (hl * 0.18, hr * 2, hr * 2.4), c))
+        parts.append(box((0, bh * 0.55, d * 0.2), (w * 0.4, 0.03, d * 0.3), keys))  # keypad
+        return parts
+    if kind == "flip":
+        w, t = h * rng.uniform(0.35, 0.45), h * rng.uniform(0.06, 0.1)
+        lower = h * rng.uniform(0.45, 0.55)
+        parts = [box((0, lower / 2, 0), (w, lower, t), c)]
+        parts.append(box((0, lower * 0.45, t / 2 + 0.005), (w * 0.8, lower * 0.7, 0.01), keys))
+        upper = box((0, lower + (h - lower) / 2, 0), (w, h - lower, t * 0.8), c)
+        lid_screen = box((0, lower + (h - lower) * 0.55, t * 0.4 + 0.005),
+                         (w * 0.85, (h - lower) * 0.7, 0.01), screen)  # fmt: skip
+        tip = _rotate_x(lower, -t / 2, rng.uniform(0.1, 0.45))
+        return parts + [upper.warped(tip), lid_screen.warped(tip)]
+    if kind == "bar":
+        w, t = h * rng.uniform(0.33, 0.45), h * rng.uniform(0.1, 0.18)
+        parts = [box((0, h / 2, 0), (w, h, t), c)]
+        parts.append(box((0, h * 0.72, t / 2 + 0.005), (w * 0.8, h * 0.35, 0.01), screen))
+        parts.append(box((0, h * 0.28, t / 2 + 0.005), (w * 0.8, h * 0.4, 0.012), keys))
+        if rng.random() < 0.5:
+            parts.append(cylinder((w * 0.3, h * 0.9, 0), (w * 0.3, h * 1.1, 0), 0.02, c))
+        return parts
+    w, t = h * rng.uniform(0.42, 0.62), h * rng.uniform(0.04, 0.12)
     parts = [box((0, h / 2, 0), (w, h, t), c)]
     scr = rng.uniform(0.7, 0.9)
-    parts.append(
-        box((0, h / 2 + h * 0.02, t / 2 + 0.005), (w * 0.88, h * scr, 0.01), _color(rng, dark=True))
-    )
+    parts.append(box((0, h / 2 + h * 0.02, t / 2 + 0.005), (w * 0.88, h * scr, 0.01), screen))
     if rng.random() < 0.6:
-        parts.append(
-            box((w * 0.25, h * 0.88, -t / 2 - 0.01), (0.12, 0.12, 0.02), _color(rng, dark=True))
-        )
+        parts.append(box((w * 0.25, h * 0.88, -t / 2 - 0.01), (0.12, 0.12, 0.02), screen))
     if rng.random() < 0.4:
-        parts.append(box((0, h * 0.06, t / 2 + 0.008), (0.12, 0.05, 0.016), _color(rng)))
+        parts.append(box((0, h * 0.06, t / 2 + 0.008), (0.12, 0.05, 0.016), keys))
     return parts
 
 
