@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import h5py
 import numpy as np
@@ -21,6 +22,8 @@ from torch.utils.data import Dataset, default_collate
 from .categories import SYNSET_IDS, resolve_categories
 from .conventions import NUM_VIEWS, UINT8_MAX
 from .h5format import IMAGE_CHUNK, IMAGE_SHAPE, IMAGES, VOXEL_SHAPE, VOXELS, open_split
+
+BatchOrTensor = TypeVar("BatchOrTensor", torch.Tensor, MutableMapping[str, torch.Tensor])
 
 
 class _H5Split(Dataset):
@@ -112,7 +115,9 @@ def _check_indices(indices: Sequence[int], size: int) -> np.ndarray:
     return idx % max(size, 1)
 
 
-def collate_batch(samples: Mapping[str, torch.Tensor] | list[Mapping[str, torch.Tensor]]):
+def collate_batch(
+    samples: Mapping[str, torch.Tensor] | list[Mapping[str, torch.Tensor]],
+) -> dict[str, torch.Tensor]:
     """Collate for the datasets here: batches from ``__getitems__`` pass through, lists of
     items are stacked. Images stay uint8 as stored (a quarter of the bytes between worker
     processes and to the GPU); :func:`images_to_float` converts them where they are used.
@@ -122,7 +127,7 @@ def collate_batch(samples: Mapping[str, torch.Tensor] | list[Mapping[str, torch.
     return default_collate(samples)
 
 
-def images_to_float(batch):
+def images_to_float(batch: BatchOrTensor) -> BatchOrTensor:
     """uint8 images → float32 in [0, 1]; other dtypes are returned as they are.
 
     ``batch`` is a tensor, or a mutable mapping whose ``images*`` entries are converted in
