@@ -1,6 +1,6 @@
 """The CUDA kernels, compiled as plain C++ with a serial launch shim, against the CPU backend.
 
-csrc/cuda/soft_raster_kernels.cuh is the exact kernel code the GPU runs (binning by
+softrec/csrc/cuda/soft_raster_kernels.cuh is the exact kernel code the GPU runs (binning by
 count → cumsum → atomic fill, then one thread per pixel). Here blockIdx/threadIdx loop
 serially and atomicAdd is a plain add, so the kernels' indexing, binning and gradient
 accumulation are checked on machines without a GPU.
@@ -13,29 +13,22 @@ from pathlib import Path
 import pytest
 import torch
 
+from softrec.render import _ext
 from softrec.render import rasterize as rz
 from softrec.render.options import RasterOptions
 from tests.render_helpers import option_grid, option_id, random_faces, sphere_screen_faces
 
-ROOT = Path(__file__).resolve().parents[1]
+SHIM = Path(__file__).resolve().parent / "cuda_shim"
 
 
 @pytest.fixture(scope="module")
 def shim_module():
-    from torch.utils import cpp_extension
-
     try:
-        return cpp_extension.load(
-            name="softrec_raster_cuda_shim",
-            sources=[
-                str(ROOT / "csrc/cuda/soft_raster_cuda.cpp"),
-                str(ROOT / "tests/cuda_shim/shim_launch.cpp"),
-            ],  # fmt: skip
-            extra_include_paths=[
-                str(ROOT / "csrc/common"),
-                str(ROOT / "csrc/cuda"),
-                str(ROOT / "tests/cuda_shim"),
-            ],  # fmt: skip
+        return _ext.build_extension(
+            "softrec_raster_cuda_shim",
+            [_ext.CSRC / "cuda/soft_raster_cuda.cpp", SHIM / "shim_launch.cpp"],
+            [_ext.CSRC / "common", _ext.CSRC / "cuda", SHIM],
+            "the CUDA kernels as serial C++",
             extra_cflags=["-O1", "-DSOFTREC_CUDA_SHIM"],
         )
     except Exception as exc:  # a compile error here is a test failure, not a skip

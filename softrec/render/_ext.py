@@ -1,44 +1,100 @@
 """Just-in-time compilation and caching of the C++ / CUDA rasterizer extensions.
 
-Sources live in ``csrc/`` at the repository root. ``torch.utils.cpp_extension.load``
-compiles them on first use into ``TORCH_EXTENSIONS_DIR`` (default
-``~/.cache/torch_extensions``) and reuses the build afterwards. A failed build is
-reported once as a warning and the caller falls back to the reference backend.
+The kernel sources ship inside the package (``softrec/csrc/``: ``common/`` holds the
+per-pixel math shared by both backends, ``cpu/`` and ``cuda/`` the bindings and kernels),
+so an installed wheel compiles exactly like a checkout. ``torch.utils.cpp_extension``
+builds them on first use into ``TORCH_EXTENSIONS_DIR`` (default
+``~/.cache/torch_extensions``). The cached build's name carries a hash of the sources,
+the flags and the torch version: two checkouts or two versions of softrec keep separate
+builds instead of rebuilding each other's on every switch. A failed build is reported
+once as a warning and the caller falls back to the reference backend.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import sys
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
-CSRC = Path(__file__).resolve().parents[2] / "csrc"
+#: Root of the kernel sources inside the installed package.
+CSRC = Path(__file__).resolve().parents[1] / "csrc"
 _modules: dict[str, ModuleType | None] = {}
+
+_CPU_CFLAGS = ["-O3", "-fopenmp", "-fno-math-errno", "-fno-trapping-math"]
+_WHAT = {"cpu": "the CPU rasterizer", "cuda": "the CUDA rasterizer"}
+_SOURCE_SUFFIXES = (".h", ".cuh", ".hpp", ".cpp", ".cu")
+
+
+def source_hash(
+    sources: Sequence[str | os.PathLike], include_dirs: Sequence[str | os.PathLike], *flags: str
+) -> str:
+    """Short hash of the sources, every header under ``include_dirs``, the flags and the
+    torch version: the identity of one build."""
+    import torch
+
+    h = hashlib.sha256(torch.__version__.encode())
+    files = [Path(s) for s in sources]
+    for d in include_dirs:
+        files += sorted(p for p in Path(d).rglob("*") if p.suffix in _SOURCE_SUFFIXES)
+    for p in files:
+        h.update(p.name.encode())
+        h.update(p.read_bytes())
+    h.update("\0".join(flags).encode())
+    return h.hexdigest()[:12]
+
+
+def build_extension(
+    name: str,
+    sources: Sequence[str | os.PathLike],
+    include_dirs: Sequence[str | os.PathLike],
+    what: str,
+    extra_cflags: Sequence[str] = (),
+    extra_cuda_cflags: Sequence[str] = (),
+    extra_ldflags: Sequence[str] = (),
+) -> ModuleType:
+    """Compile (or load the cached build of) a torch extension named ``name`` + the hash
+    of its inputs, saying so on stderr when it actually compiles."""
+    from torch.utils import cpp_extension
+
+    flags = [*extra_cflags, "|", *extra_cuda_cflags, "|", *extra_ldflags]
+    full = f"{name}_{source_hash(sources, include_dirs, *flags)}"
+    verbose = bool(os.environ.get("SOFTREC_VERBOSE_BUILD"))
+    build_dir = Path(cpp_extension._get_build_directory(full, verbose=False))
+    if not any(build_dir.glob(f"{full}*.so")):
+        print(f"softrec: compiling {what} (first use, ~40 s)...", file=sys.stderr, flush=True)
+    return cpp_extension.load(
+        name=full,
+        sources=[str(s) for s in sources],
+        extra_include_paths=[str(d) for d in include_dirs],
+        extra_cflags=list(extra_cflags),
+        extra_cuda_cflags=list(extra_cuda_cflags) or None,
+        extra_ldflags=list(extra_ldflags) or None,
+        verbose=verbose,
+    )
 
 
 def _build(name: str) -> ModuleType:
-    from torch.utils import cpp_extension
-
     common = CSRC / "common"
     if name == "cpu":
-        sources = [CSRC / "cpu" / "soft_raster_cpu.cpp"]
-        return cpp_extension.load(
-            name="softrec_raster_cpu",
-            sources=[str(s) for s in sources],
-            extra_include_paths=[str(common)],
-            extra_cflags=["-O3", "-fopenmp", "-fno-math-errno", "-fno-trapping-math"],
+        return build_extension(
+            "softrec_raster_cpu",
+            [CSRC / "cpu" / "soft_raster_cpu.cpp"],
+            [common],
+            _WHAT[name],
+            extra_cflags=_CPU_CFLAGS,
             extra_ldflags=["-fopenmp"],
-            verbose=bool(os.environ.get("SOFTREC_VERBOSE_BUILD")),
         )
-    sources = [CSRC / "cuda" / "soft_raster_cuda.cpp", CSRC / "cuda" / "soft_raster_cuda.cu"]
-    return cpp_extension.load(
-        name="softrec_raster_cuda",
-        sources=[str(s) for s in sources],
-        extra_include_paths=[str(common)],
+    return build_extension(
+        "softrec_raster_cuda",
+        [CSRC / "cuda" / "soft_raster_cuda.cpp", CSRC / "cuda" / "soft_raster_cuda.cu"],
+        [common, CSRC / "cuda"],
+        _WHAT[name],
         extra_cflags=["-O3"],
         extra_cuda_cflags=["-O3"],
-        verbose=bool(os.environ.get("SOFTREC_VERBOSE_BUILD")),
     )
 
 

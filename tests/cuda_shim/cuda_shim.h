@@ -1,5 +1,5 @@
 // Serial stand-ins for the few CUDA names the softrec kernels use, so that
-// csrc/cuda/soft_raster_kernels.cuh compiles as plain C++ and runs on one CPU thread.
+// softrec/csrc/cuda/soft_raster_kernels.cuh compiles as plain C++ and runs on one CPU thread.
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,5 @@
 // The CUDA backend's launchers with the kernels run serially through cuda_shim.h.
-// Mirrors csrc/cuda/soft_raster_cuda.cu, whose <<<...>>> launches plain C++ cannot parse.
+// Mirrors softrec/csrc/cuda/soft_raster_cuda.cu, whose <<<...>>> launches plain C++ cannot parse.
 #include "cuda_shim.h"
 
 #include "soft_raster_cuda.h"
