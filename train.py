@@ -12,22 +12,20 @@ Examples::
 
 from __future__ import annotations
 
-import sys
-
 import hydra
 from omegaconf import DictConfig
 
-from softrec.models.pipeline import ConfigError, train
+from softrec.tasks.cli import register_resolvers, run_task
+
+register_resolvers()
 
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="train")
 def main(cfg: DictConfig) -> float | None:
     """Hydra entry point; returns the evaluated mean IoU (for sweepers)."""
-    try:
-        result = train(cfg)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr, flush=True)
-        sys.exit(2)
+    from softrec.tasks.training import train
+
+    result = run_task(lambda: train(cfg))
     ev = result.get("eval")
     return None if not ev else ev.get("mean_iou")
 

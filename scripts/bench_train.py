@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     module = instantiate(model_cfg)
     bs = int(cfg.data.batch_size)
     if args.data == "synthetic":
-        from softrec.models.pipeline import build_datamodule
+        from softrec.tasks.common import build_datamodule
 
         data_cfg = OmegaConf.to_container(_synthetic_data_cfg(cfg, bs), resolve=True)
         dm = build_datamodule(data_cfg)

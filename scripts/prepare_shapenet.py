@@ -4,7 +4,7 @@
     python scripts/prepare_shapenet.py SRC_DIR OUT_DIR [--categories chair,car ...]
 
 Streams category by category (a chunk of objects at a time), checks every file's shape
-and dtype first, writes ``OUT_DIR/<split>.h5.partial`` and renames it when complete, and
+and dtype first, writes each split under a temporary name and renames it when complete, and
 skips split files that are already complete. See data/README.md for the layout.
 """
 

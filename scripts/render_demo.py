@@ -4,6 +4,9 @@
     python scripts/render_demo.py                       # the icosphere, colored by position
     python scripts/render_demo.py path/to/mesh.obj --frames 24 --size 256 --out out/demo
 
+Writes ``<out>/<mesh name>.png`` (first frame, RGBA) and ``<out>/<mesh name>.gif``
+(default folder ``outputs/render_demo``).
+
 The mesh is centred and scaled into the unit cube's [-0.5, 0.5] range, colored per vertex
 by its position, and rendered with the official look-at camera (distance 2.732,
 elevation 30°, viewing angle 15°) and softmax color aggregation.
@@ -12,16 +15,14 @@ elevation 30°, viewing angle 15°) and softmax color aggregation.
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 import softrec
-from softrec.render import SoftRenderer, cameras
+from softrec.files import save_gif, save_png
+from softrec.render import SoftRenderer, render_turntable, turntable_eyes
 
 
 def normalize(vertices: torch.Tensor) -> torch.Tensor:
@@ -44,7 +45,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=24)
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--sigma", type=float, default=1e-6)
-    ap.add_argument("--out", default="outputs/render_demo")
+    ap.add_argument("--out", default="outputs/render_demo", help="output folder")
     args = ap.parse_args()
     if args.frames < 1 or args.size < 8:
         raise SystemExit("--frames must be >= 1 and --size >= 8")
@@ -59,32 +60,12 @@ def main() -> None:
     renderer = SoftRenderer(image_size=args.size, viewing_angle=15, texture_type="vertex",
                             sigma=args.sigma, anti_aliasing=True, fill_back=True,
                             light_directions=(0.0, -1.0, -0.5))  # fmt: skip
-    n = args.frames
-    eyes = cameras.eye_from_angles(torch.full((n,), 2.732), torch.full((n,), 30.0),
-                                   -torch.arange(n) * 360.0 / n)  # fmt: skip
-    with torch.no_grad():
-        frames = torch.cat([
-            renderer(vertices[None], faces, colors[None], eyes=eyes[i : i + 1]) for i in range(n)
-        ])  # fmt: skip
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    images = [Image.fromarray(to_rgba8(frame)) for frame in frames]
-    for suffix, save in ((".png", lambda p: images[0].save(p, format="PNG")),
-                         (".gif", lambda p: _save_gif(images, p))):  # fmt: skip
-        fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=suffix)
-        os.close(fd)
-        save(tmp)
-        os.replace(tmp, out.with_suffix(suffix))
-    print(f"wrote {out.with_suffix('.png')} and {out.with_suffix('.gif')} ({n} frames)")
-
-
-def _save_gif(images: list[Image.Image], path: str) -> None:
-    # GIF has no alpha channel: composite over white.
-    frames = []
-    for im in images:
-        bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
-        frames.append(Image.alpha_composite(bg, im).convert("RGB"))
-    frames[0].save(path, format="GIF", save_all=True, append_images=frames[1:], duration=80, loop=0)
+    frames = render_turntable(renderer, vertices, faces, colors,
+                              turntable_eyes(args.frames, 2.732, 30.0))  # fmt: skip
+    stem = Path(args.out) / (Path(args.mesh).stem if args.mesh else "icosphere")
+    save_png(f"{stem}.png", frames[0])
+    save_gif(f"{stem}.gif", frames)
+    print(f"wrote {stem}.png and {stem}.gif ({args.frames} frames)")
 
 
 if __name__ == "__main__":

@@ -8,11 +8,12 @@ outward normal).
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from .files import atomic_write_text
 
 
 def check_mesh(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
@@ -149,9 +150,4 @@ def save_obj(
     else:
         lines += [f"v {a:.6f} {b:.6f} {d:.6f}" for a, b, d in v]
     lines += [f"f {a + 1} {b + 1} {c + 1}" for a, b, c in f]
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write("\n".join(lines) + "\n")
-    os.replace(tmp, path)
+    atomic_write_text(path, "\n".join(lines) + "\n")

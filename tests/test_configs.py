@@ -1,25 +1,18 @@
 """Every config group option and every experiment composes; key paper settings hold."""
 
-from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-GROUPS = ["data", "model", "renderer", "trainer", "logger", "callbacks", "paths"]
+from tests.conftest import CONFIGS
+from tests.conftest import compose_config as _compose
+
+GROUPS = ["data", "model", "renderer", "trainer", "logger", "callbacks", "paths", "eval"]
 
 
 def options(group: str) -> list[str]:
     return sorted(p.stem for p in (CONFIGS / group).glob("*.yaml"))
-
-
-def _compose(name: str, overrides: list[str]):
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        return compose(config_name=name, overrides=overrides)
 
 
 @pytest.mark.parametrize(
@@ -68,5 +61,5 @@ def test_ddp_trainer_options():
 
 
 def test_eval_config_composes():
-    cfg = _compose("eval", ["ckpt_path=x.ckpt", "data=shapenet", "split=test"])
-    assert cfg.split == "test" and cfg.data._target_ == "softrec.data.ShapeNetDataModule"
+    cfg = _compose("eval", ["ckpt_path=x.ckpt", "data=shapenet", "eval.split=test"])
+    assert cfg.eval.split == "test" and cfg.data._target_ == "softrec.data.ShapeNetDataModule"

@@ -46,7 +46,7 @@ def test_round_trip_is_bit_exact(tmp_path):
                 assert f[s][IMAGES].chunks[0] == 1 and f[s][IMAGES].compression == "gzip"
                 np.testing.assert_array_equal(f[s][IMAGES][:], images)
                 np.testing.assert_array_equal(f[s][VOXELS][:].astype(bool), voxels)
-    assert not list(out.glob("*.partial"))
+    assert not list(out.glob(".*.tmp"))
 
 
 def test_rerun_skips_complete_files(tmp_path):
@@ -100,7 +100,7 @@ def test_bad_files_fail_clearly_and_leave_no_file(tmp_path, kind, error, message
         convert_release(src, out, categories=SYNSETS, progress=False)
     assert bad.name in str(info.value)
     assert not (out / "val.h5").exists()
-    assert not list(out.glob("*.partial"))
+    assert not list(out.glob(".*.tmp"))
     assert (out / "train.h5").exists()  # splits before the bad one are complete
 
 
@@ -144,9 +144,9 @@ def test_interrupted_conversion_leaves_no_final_file(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         convert_release(src, out, categories=SYNSETS, progress=False)
     assert not (out / "train.h5").exists()
-    assert not list(out.glob("*.partial"))
+    assert not list(out.glob(".*.tmp"))
     # A partial file left by a killed process is never taken for a complete one.
-    (out / "train.h5.partial").write_bytes(b"junk")
+    (out / ".train.h5.killed.tmp").write_bytes(b"junk")
     monkeypatch.setattr(release, "create_category", original)
     convert_release(src, out, categories=SYNSETS, progress=False)
     with h5py.File(out / "train.h5") as f:

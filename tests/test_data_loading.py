@@ -12,7 +12,6 @@ from softrec.data import (
     ShapeNetDataModule,
     TwoViewDataset,
     ViewVoxelDataset,
-    ensure_synthetic_dataset,
     images_to_float,
     make_synthetic_dataset,
 )
@@ -67,12 +66,12 @@ def test_generation_is_deterministic_and_skips_when_complete(root, tmp_path):
                 assert np.array_equal(a[s][VOXELS][:], b[s][VOXELS][:])
     before = (other / "train.h5").stat().st_mtime_ns
     make_synthetic_dataset(other, **SIZES, seed=3, categories=CATS, num_workers=0, progress=False)
-    ensure_synthetic_dataset(other, **SIZES, seed=3, categories=CATS, num_workers=0)
+    make_synthetic_dataset(other, **SIZES, seed=3, categories=CATS, num_workers=0)
     assert (other / "train.h5").stat().st_mtime_ns == before
     # files from another generator version hold other objects: rebuilt, not reused
     with h5py.File(other / "test.h5", "a") as f:
         f.attrs["synthetic_generator"] = 1
-    ensure_synthetic_dataset(other, **SIZES, seed=3, categories=CATS, num_workers=0)
+    make_synthetic_dataset(other, **SIZES, seed=3, categories=CATS, num_workers=0)
     assert (other / "train.h5").stat().st_mtime_ns == before
     with h5py.File(other / "test.h5") as f, h5py.File(root / "test.h5") as g:
         assert f.attrs["synthetic_generator"] == g.attrs["synthetic_generator"] != 1
@@ -183,3 +182,110 @@ def test_bad_files_give_clear_errors(root, tmp_path):
         TwoViewDataset(junk)
     with pytest.raises(ValueError, match="unknown category"):
         TwoViewDataset(root / "train.h5", categories=["spaceship"])
+
+
+# ---------------------------------------------------------------- the generator's own files
+def _digests(folder) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_generator_refuses_folders_with_foreign_files(root, tmp_path):
+    from softrec.data import ForeignDataError
+    from softrec.data.h5format import atomic_h5, create_category
+    from softrec.data.release import SOURCE
+
+    kw = dict(**SIZES, seed=3, categories=CATS, num_workers=0, progress=False)
+    foreign = tmp_path / "foreign"
+    with atomic_h5(foreign / "train.h5", SOURCE) as f:  # a converted release file
+        create_category(f, CATS[0], 1)
+    (foreign / "notes.txt").write_text("mine")
+    before = _digests(foreign)
+    with pytest.raises(ForeignDataError, match="data=shapenet"):
+        make_synthetic_dataset(foreign, **kw)
+    (foreign / "notes.txt").unlink()
+    before.pop("notes.txt")
+    with pytest.raises(ForeignDataError, match="train.h5.*data=shapenet"):
+        make_synthetic_dataset(foreign, **kw)
+    assert _digests(foreign) == before  # nothing was written or removed
+    data = (foreign / "train.h5").read_bytes()
+    (foreign / "train.h5").write_bytes(data[:500])  # damaged and not ours: still refused
+    with pytest.raises(ForeignDataError, match="train.h5"):
+        make_synthetic_dataset(foreign, **kw)
+    assert (foreign / "train.h5").read_bytes() == data[:500]
+    plain_file = tmp_path / "a_file"
+    plain_file.write_text("x")
+    with pytest.raises(ForeignDataError, match="is a file"):
+        make_synthetic_dataset(plain_file, **kw)
+
+
+def test_generator_repairs_its_own_files_and_says_so(root, tmp_path, capsys):
+    import shutil
+
+    from softrec.data.synthetic import MANIFEST_NAME
+
+    kw = dict(**SIZES, seed=3, categories=CATS, num_workers=0, progress=False)
+    own = tmp_path / "own"
+    shutil.copytree(root, own)
+    original = _digests(own)
+    (own / "val.h5").write_bytes(original["val.h5"][:2000])  # truncated
+    make_synthetic_dataset(own, **kw)
+    err = capsys.readouterr().err
+    assert f"regenerating {own / 'val.h5'} (damaged" in err and "train.h5" not in err
+    assert _digests(own) == original
+    make_synthetic_dataset(own, **{**kw, "n_test": 2})  # other size: outdated, said so
+    err = capsys.readouterr().err
+    assert f"regenerating {own / 'test.h5'} (outdated: objects_per_category 1 instead of 2)" in err
+    # files of an earlier version without a manifest are recognised by their source
+    (own / MANIFEST_NAME).unlink()
+    make_synthetic_dataset(own, **{**kw, "n_test": 2})
+    assert capsys.readouterr().err == "" and (own / MANIFEST_NAME).is_file()
+
+
+# ---------------------------------------------------------------- the training sampler
+def test_batch_sampler_is_a_pure_function_of_consumed_batches():
+    from softrec.data.sampling import TwoViewBatchSampler
+
+    def stream(sampler, n):
+        out, it = [], iter(sampler)
+        while len(out) < n:
+            try:
+                out.append(next(it))
+            except StopIteration:
+                it = iter(sampler)
+                continue
+            sampler.consumed += 1
+        return out
+
+    counts = [5, 3, 9]
+    full = stream(TwoViewBatchSampler(counts, 24, 4, seed=7), 11)  # 4 batches an epoch
+    assert len(full) == 11 and all(len(b) == 4 for b in full)
+    for k in (0, 3, 4, 6):
+        resumed = TwoViewBatchSampler(counts, 24, 4, seed=7)
+        resumed.load_state_dict({"consumed_batches": k})
+        assert stream(resumed, 11 - k) == full[k:]
+    epoch = [t for b in full[:4] for t in b]
+    assert sorted(o for o, _, _ in epoch) == sorted(set(o for o, _, _ in epoch))  # no repeats
+    assert all(a != b and 0 <= a < 24 and 0 <= b < 24 for _, a, b in epoch)
+    other = stream(TwoViewBatchSampler(counts, 24, 4, seed=8), 4)
+    assert other != full[:4]
+    # data-parallel shares are disjoint and cover the same draws
+    shares = [TwoViewBatchSampler(counts, 24, 2, seed=7, rank=r, world_size=2) for r in (0, 1)]
+    drawn = [t for s in shares for b in iter(s) for t in b]
+    assert len(drawn) == len(set(drawn)) == 16
+
+
+def test_class_balanced_sampling_weighs_categories_equally():
+    from softrec.data.sampling import TwoViewBatchSampler
+
+    counts = [200, 20, 5]  # very unequal categories
+    starts = np.cumsum([0, *counts[:-1]])
+    per_cat = np.zeros(3)
+    uniform = np.zeros(3)
+    for epoch in range(20):
+        for sampler, acc in ((TwoViewBatchSampler(counts, 24, 5, seed=1, class_balanced=True),
+                              per_cat),
+                             (TwoViewBatchSampler(counts, 24, 5, seed=1), uniform)):
+            objects = sampler.epoch_draws(epoch)[:, 0]
+            acc += np.bincount(np.searchsorted(starts, objects, side="right") - 1, minlength=3)
+    assert np.allclose(per_cat / per_cat.sum(), 1 / 3, atol=0.02)
+    assert np.allclose(uniform / uniform.sum(), np.array(counts) / sum(counts))

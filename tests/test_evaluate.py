@@ -8,14 +8,15 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from softrec.files import atomic_torch_save
 from softrec.models import PAPER_IOU
-from softrec.models.io import atomic_torch_save
-from softrec.models.pipeline import ConfigError, evaluate, load_net
+from softrec.tasks.common import load_module
+from softrec.tasks.errors import ConfigError
+from softrec.tasks.evaluation import evaluate
+from tests.conftest import compose_config
 
 ROOT = Path(__file__).resolve().parents[1]
 CATS = ["car", "airplane", "chair"]  # deliberately not in paper order
@@ -28,9 +29,7 @@ def tiny(tmp_path_factory):
     root = tmp_path_factory.mktemp("evaldata")
     data_root = root / "data"
     make_synthetic_dataset(data_root, n_train=2, n_val=1, n_test=1, seed=0, categories=CATS)
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=["experiment=smoke"])
+    cfg = compose_config("train", ["experiment=smoke"])
     model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
     torch.manual_seed(0)
     module = instantiate(model_cfg)
@@ -60,8 +59,8 @@ def test_table_on_fixed_checkpoint(tiny):
     ours = [r["ours"] for r in res["rows"]]
     assert res["mean"]["ours"] == pytest.approx(sum(ours) / len(ours))
     # independent recomputation of the first category's "ours" and template numbers
-    module, _ = load_net(ckpt)
-    from softrec.models.pipeline import build_datamodule
+    module, _ = load_module(ckpt)
+    from softrec.tasks.common import build_datamodule
 
     loader = build_datamodule(data_cfg).eval_dataloader("val")
     sums, tsum, n = {}, {}, {}

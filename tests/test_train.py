@@ -3,26 +3,19 @@ bad overrides failing with one clear line. Tiny template, 16-px renders, a few s
 
 from __future__ import annotations
 
-import os
+import csv
+import hashlib
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import h5py
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def run_py(script: str, *overrides: str, cwd: Path, timeout: float = 300, env_extra=None):
-    env = dict(os.environ, SOFTREC_ROOT=str(cwd), PYTHONWARNINGS="ignore", OMP_NUM_THREADS="1")
-    env.update(env_extra or {})
-    return subprocess.run(
-        [sys.executable, str(ROOT / script), *overrides],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
-    )  # fmt: skip
+from tests.conftest import ROOT, entry_env, run_py
 
 
 def smoke_args(run_dir: Path, *extra: str) -> list[str]:
@@ -61,8 +54,8 @@ def test_evaluate_cli_on_smoke_checkpoint(smoke_run):
     root, run_dir, _ = smoke_run
     out = root / "eval"
     proc = run_py("evaluate.py", f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}",
-                  f"data.root={root / 'data' / 'synthetic_smoke'}", "split=val",
-                  f"hydra.run.dir={out}", "num_examples=1", cwd=root)  # fmt: skip
+                  f"data.root={root / 'data' / 'synthetic_smoke'}", "eval.split=val",
+                  f"hydra.run.dir={out}", "eval.num_examples=1", cwd=root)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (out / "results_val.json").is_file() and "| **mean** |" in proc.stdout
 
@@ -73,10 +66,9 @@ def test_sigkill_then_resume_continues_schedules(tmp_path, smoke_run):
     args = smoke_args(run_dir, data_root, "trainer.max_steps=10", "trainer.val_check_interval=100",
                       "callbacks.model_checkpoint_last.every_n_train_steps=1",
                       "model.schedule.milestones=[3]", "evaluate=false")  # fmt: skip
-    env = dict(os.environ, SOFTREC_ROOT=str(tmp_path), PYTHONWARNINGS="ignore",
-               OMP_NUM_THREADS="1")  # fmt: skip
     proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *args], cwd=tmp_path,
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            env=entry_env(tmp_path), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
     last = run_dir / "checkpoints" / "last.ckpt"
     deadline = time.time() + 240
     killed_at = None
@@ -140,3 +132,153 @@ def test_bad_overrides_fail_with_one_line(tmp_path, script, overrides, message):
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert lines and lines[-1].startswith("error: ") and message in lines[-1]
     assert "Traceback" not in proc.stderr
+
+
+# ---------------------------------------------------------------- interruption and resume
+def _csv_losses(run_dir: Path) -> dict[int, str]:
+    """step → logged ``train/loss_step`` (as written) from the CSV logger's file."""
+    out: dict[int, str] = {}
+    with open(run_dir / "csv" / "metrics.csv", newline="") as fh:
+        for row in csv.DictReader(fh):
+            if row.get("train/loss_step"):
+                step = int(row["step"])
+                assert step not in out, f"step {step} logged twice"
+                out[step] = row["train/loss_step"]
+    return out
+
+
+def _state(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def test_sigterm_saves_exits_nonzero_and_resume_equals_straight_run(tmp_path, smoke_data):
+    """SIGTERM mid-run: exit 143, last.ckpt at the step reached, the resume command printed;
+    resuming (into the same run folder) ends bitwise equal to an uninterrupted run, with
+    the same logged losses, each step logged once."""
+    steps = 60
+    common = [f"data.root={smoke_data}", f"trainer.max_steps={steps}", "evaluate=false",
+              "trainer.val_check_interval=25", "logger=many", "model.schedule.milestones=[20]",
+              "callbacks.model_checkpoint_last.every_n_train_steps=1"]  # fmt: skip
+    straight = tmp_path / "straight"
+    proc = run_py("train.py", *smoke_args(straight, *common), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    run_dir = tmp_path / "interrupted"
+    args = smoke_args(run_dir, *common)
+    proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *args], cwd=tmp_path,
+                            env=entry_env(tmp_path), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    last = run_dir / "checkpoints" / "last.ckpt"
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None and not last.is_file():
+        time.sleep(0.02)
+    assert proc.poll() is None, "training ended before it could be interrupted"
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=240)
+    assert proc.returncode == 128 + signal.SIGTERM, err[-3000:]
+    step = _state(last)["global_step"]
+    assert 1 <= step < steps
+    assert f"interrupted by SIGTERM at step {step}" in out
+    assert "resume with:" in out and f"ckpt_path={last}" in out
+
+    # resume as printed, without naming a run folder: it continues in the checkpoint's
+    resume = [a for a in args if not a.startswith("hydra.run.dir=")] + [f"ckpt_path={last}"]
+    res = run_py("train.py", *resume, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert list((run_dir / ".hydra").glob("resumed_*/config.yaml"))
+    a, b = _state(straight / "checkpoints" / "last.ckpt"), _state(last)
+    assert a["global_step"] == b["global_step"] == steps
+    for k, v in a["state_dict"].items():
+        assert torch.equal(v, b["state_dict"][k]), k
+    for sa, sb in zip(a["optimizer_states"][0]["state"].values(),
+                      b["optimizer_states"][0]["state"].values(), strict=True):  # fmt: skip
+        assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert _csv_losses(run_dir) == _csv_losses(straight)
+    assert len(_csv_losses(straight)) == steps
+
+
+def test_resume_defaults_to_new_folder_when_asked(tmp_path, smoke_run):
+    root, run_dir, _ = smoke_run
+    ckpt = run_dir / "checkpoints" / "last.ckpt"
+    before = sorted(p.name for p in run_dir.iterdir())
+    res = run_py("train.py", "experiment=smoke", f"data.root={root / 'data' / 'synthetic_smoke'}",
+                 f"ckpt_path={ckpt}", "resume_in_place=false", "trainer.max_steps=5",
+                 "evaluate=false", cwd=root)  # fmt: skip
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert sorted(p.name for p in run_dir.iterdir()) == before
+    runs = list((root / "outputs" / "smoke").iterdir())
+    assert len(runs) == 1 and _state(runs[0] / "checkpoints" / "last.ckpt")["global_step"] == 5
+
+
+def test_run_reports_its_outputs_and_logs_hparams(smoke_run):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    root, run_dir, proc = smoke_run
+    for line in (f"run folder: {run_dir}", f"best checkpoint: {run_dir / 'checkpoints'}",
+                 f"results: {run_dir / 'results_test.md'}"):  # fmt: skip
+        assert line in proc.stdout
+    log = (run_dir / "train.log").read_text()
+    assert "max_steps=4" in log and f"run folder: {run_dir}" in log
+    ea = EventAccumulator(str(run_dir / "tensorboard"))
+    ea.Reload()
+    hp = ea.PluginTagToContent("hparams")
+    assert "_hparams_/session_start_info" in hp
+    start = hp["_hparams_/session_start_info"].decode("latin-1")
+    assert "model/optimizer/lr" in start and "data/batch_size" in start
+    assert "val/iou_mean" in hp["_hparams_/experiment"].decode("latin-1")
+    assert any("target mask" in t for t in ea.Tags()["images"])
+
+
+# ---------------------------------------------------------------- never touch foreign data
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _foreign_split_files(folder: Path) -> None:
+    """A folder of converted-release files (a foreign ``source``; one object each)."""
+    from softrec.data.h5format import atomic_h5, create_category, split_path
+    from softrec.data.release import SOURCE
+
+    for split in ("train", "val", "test"):
+        with atomic_h5(split_path(folder, split), SOURCE) as f:
+            create_category(f, "02691156", 1)
+
+
+@pytest.mark.parametrize("damage", ["intact", "truncated"])
+def test_foreign_data_is_never_overwritten(tmp_path, smoke_run, damage):
+    folder = tmp_path / "shapenet_h5"
+    _foreign_split_files(folder)
+    if damage == "truncated":
+        data = (folder / "train.h5").read_bytes()
+        (folder / "train.h5").write_bytes(data[: len(data) // 2])
+    before = {p.name: _sha(p) for p in folder.iterdir()}
+    ckpt = smoke_run[1] / "checkpoints" / "last.ckpt"
+    entry_points = (("train.py", ["experiment=smoke"]), ("evaluate.py", [f"ckpt_path={ckpt}"]))
+    for script, extra in entry_points:
+        proc = run_py(script, *extra, f"data.root={folder}", f"hydra.run.dir={tmp_path / 'r'}",
+                      cwd=tmp_path)  # fmt: skip
+        assert proc.returncode == 2, proc.stderr[-3000:]
+        lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+        assert lines[-1].startswith("error: ") and "Traceback" not in proc.stderr
+        assert "train.h5" in lines[-1] and "data=shapenet" in lines[-1]
+        assert {p.name: _sha(p) for p in folder.iterdir()} == before
+
+
+def test_own_damaged_file_is_regenerated_with_a_message(tmp_path, smoke_data, smoke_run):
+    import shutil
+
+    folder = tmp_path / "synthetic_smoke"
+    shutil.copytree(smoke_data, folder)
+    original = _sha(folder / "train.h5")
+    data = (folder / "train.h5").read_bytes()
+    (folder / "train.h5").write_bytes(data[:1000])
+    ckpt = smoke_run[1] / "checkpoints" / "last.ckpt"
+    proc = run_py("evaluate.py", f"ckpt_path={ckpt}", f"data.root={folder}",
+                  "data.categories=[airplane,car,chair]", "data.synthetic.n_train=2",
+                  "data.synthetic.n_val=1", "data.synthetic.n_test=1", "eval.num_examples=0",
+                  f"hydra.run.dir={tmp_path / 'r'}", cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"regenerating {folder / 'train.h5'} (damaged" in proc.stderr
+    assert _sha(folder / "train.h5") == original  # the generator is deterministic
+    with h5py.File(folder / "val.h5") as f:  # intact files are left alone
+        assert f.attrs["synthetic_seed"] == 0

@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, DistributedSampler
 
 from .categories import SYNSET_IDS, SYNSET_TO_NAME, resolve_categories
+from .conventions import NUM_VIEWS
 from .datasets import TwoViewDataset, ViewVoxelDataset, collate_batch, images_to_float
 from .h5format import split_path
+from .sampling import ResumableDataLoader, TwoViewBatchSampler
 
 #: Default batch of objects per training step (the public code's 64).
 DEFAULT_BATCH_SIZE = 64
@@ -30,9 +32,14 @@ class ShapeNetDataModule(pl.LightningDataModule):
         eval_batch_size: (object, view) pairs per evaluation batch.
         val_objects_per_category: validate on the first k objects of each category only
             (fixed subset, every view); ``None`` = all.
-        seed: seeds the training shuffle (a ``torch.Generator``); view pairs come from
-            the workers' RNG, seeded from it by the DataLoader.
+        seed: seeds the training draws (objects and view pairs,
+            :class:`~softrec.data.sampling.TwoViewBatchSampler`).
+        class_balanced: draw a category uniformly, then an object of it (the public
+            recipe); otherwise every object once per epoch.
         pin_memory: ``None`` = pin when CUDA is available.
+
+    The training loader's position (batches consumed) is part of Lightning checkpoints,
+    so a resumed run continues the exact batch sequence of an uninterrupted one.
 
     Training batches: ``images_a``, ``images_b`` (B, 4, 64, 64) (inverted RGB + alpha),
     ``view_a``, ``view_b``, ``class_id`` int64 (B,). Evaluation batches: ``images``
@@ -53,6 +60,7 @@ class ShapeNetDataModule(pl.LightningDataModule):
         eval_batch_size: int = DEFAULT_EVAL_BATCH_SIZE,
         val_objects_per_category: int | None = None,
         seed: int = 0,
+        class_balanced: bool = False,
         pin_memory: bool | None = None,
     ) -> None:
         super().__init__()
@@ -67,8 +75,10 @@ class ShapeNetDataModule(pl.LightningDataModule):
         self.num_workers = num_workers
         self.val_objects_per_category = val_objects_per_category
         self.seed = seed
+        self.class_balanced = bool(class_balanced)
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
         self._datasets: dict[str, TwoViewDataset | ViewVoxelDataset] = {}
+        self._train_sampler: TwoViewBatchSampler | None = None
 
     @property
     def class_names(self) -> dict[int, str]:
@@ -104,30 +114,46 @@ class ShapeNetDataModule(pl.LightningDataModule):
         if stage in (None, "test"):
             self.eval_dataset("test")
 
-    def _loader(self, dataset, batch_size: int, shuffle: bool) -> DataLoader:
-        generator = torch.Generator().manual_seed(self.seed) if shuffle else None
-        return DataLoader(
-            dataset,
-            batch_size=batch_size,
-            shuffle=shuffle,
-            drop_last=shuffle,
-            num_workers=self.num_workers,
-            pin_memory=self.pin_memory,
-            persistent_workers=self.num_workers > 0,
-            generator=generator,
-            collate_fn=collate_batch,
-        )
+    def _loader_options(self) -> dict:
+        return {
+            "num_workers": self.num_workers,
+            "pin_memory": self.pin_memory,
+            "persistent_workers": self.num_workers > 0,
+            "collate_fn": collate_batch,
+        }
+
+    def _ranks(self) -> tuple[int, int]:
+        trainer = getattr(self, "trainer", None)
+        return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
 
     def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
-        """uint8 images → float32 in [0, 1], once per batch, on the training device."""
+        """uint8 images → float32 in [0, 1], once per batch, on the training device; counts
+        the training batches consumed (the loader's resumable position)."""
+        trainer = getattr(self, "trainer", None)
+        if trainer is not None and trainer.training and self._train_sampler is not None:
+            self._train_sampler.consumed += 1
         return images_to_float(batch)
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_dataset(), self.batch_size, shuffle=True)
+        dataset = self.train_dataset()
+        rank, world = self._ranks()
+        self._train_sampler = TwoViewBatchSampler(
+            dataset.counts, NUM_VIEWS, self.batch_size, self.seed, self.class_balanced,
+            rank, world,
+        )  # fmt: skip
+        return ResumableDataLoader(dataset, batch_sampler=self._train_sampler,
+                                   **self._loader_options())  # fmt: skip
 
     def eval_dataloader(self, split: str) -> DataLoader:
-        """Every object × view of ``split`` in order (category, object, view)."""
-        return self._loader(self.eval_dataset(split), self.eval_batch_size, shuffle=False)
+        """Every object × view of ``split`` in order (category, object, view); each process
+        of a data-parallel run gets its share."""
+        dataset = self.eval_dataset(split)
+        rank, world = self._ranks()
+        sampler = None
+        if world > 1:
+            sampler = DistributedSampler(dataset, world, rank, shuffle=False, drop_last=False)
+        return DataLoader(dataset, batch_size=self.eval_batch_size, sampler=sampler,
+                          **self._loader_options())  # fmt: skip
 
     def val_dataloader(self) -> DataLoader:
         return self.eval_dataloader("val")

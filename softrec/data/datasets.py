@@ -142,11 +142,12 @@ def images_to_float(batch: BatchOrTensor) -> BatchOrTensor:
 
 
 class TwoViewDataset(_H5Split):
-    """Training samples: one object seen in two random views (REFERENCE.md §4).
+    """Training samples: one object seen in two different views.
 
-    Item ``i`` is object ``i`` (categories concatenated in paper order); views a and b are
-    drawn uniformly (a ≠ b) from the worker's torch RNG, which the DataLoader seeds per
-    worker and epoch.
+    Item ``i`` is object ``i`` (categories concatenated in paper order). Training loaders
+    ask for ``(object, view_a, view_b)`` triples chosen by
+    :class:`~softrec.data.sampling.TwoViewBatchSampler`; plain indices get two views
+    drawn uniformly (a ≠ b) from the torch RNG.
 
     Items are dicts: ``images_a``, ``images_b`` uint8 (4, 64, 64) as stored (inverted RGB,
     alpha in channel 3; :func:`images_to_float` makes float32 in [0, 1]), ``view_a``,
@@ -161,12 +162,27 @@ class TwoViewDataset(_H5Split):
     def __len__(self) -> int:
         return len(self._cat)
 
-    def __getitems__(self, indices: Sequence[int]) -> dict[str, torch.Tensor]:
-        idx = _check_indices(indices, len(self))
+    def __getitems__(
+        self, indices: Sequence[int] | Sequence[tuple[int, int, int]]
+    ) -> dict[str, torch.Tensor]:
+        """Items ``indices``: object indices (views drawn here), or ``(object, view_a,
+        view_b)`` triples as :class:`~softrec.data.sampling.TwoViewBatchSampler` yields."""
+        keys = np.asarray(indices, dtype=np.int64)
+        if keys.ndim == 2:
+            if keys.shape[1] != 3:
+                raise ValueError(f"expected (object, view_a, view_b) triples, got {keys.shape}")
+            idx = _check_indices(keys[:, 0], len(self))
+            view_a, view_b = torch.from_numpy(keys[:, 1]), torch.from_numpy(keys[:, 2])
+            if (view_a == view_b).any() or keys[:, 1:].min(initial=0) < 0 or keys[:, 1:].max(
+                initial=0
+            ) >= NUM_VIEWS:
+                raise ValueError(f"views must be two different ids in [0, {NUM_VIEWS})")
+        else:
+            idx = _check_indices(keys, len(self))
+            # view_b = view_a + 1..23 (mod 24): uniform over the other views
+            view_a = torch.randint(NUM_VIEWS, (len(idx),))
+            view_b = (view_a + 1 + torch.randint(NUM_VIEWS - 1, (len(idx),))) % NUM_VIEWS
         cats, objs = self._cat[idx], self._obj[idx]
-        # view_b = view_a + 1..23 (mod 24): uniform over the other views
-        view_a = torch.randint(NUM_VIEWS, (len(idx),))
-        view_b = (view_a + 1 + torch.randint(NUM_VIEWS - 1, (len(idx),))) % NUM_VIEWS
         return {
             "images_a": torch.from_numpy(self._read_views(cats, objs, view_a.numpy())),
             "images_b": torch.from_numpy(self._read_views(cats, objs, view_b.numpy())),

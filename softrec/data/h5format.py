@@ -19,13 +19,13 @@ so a file with the final name is always complete.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import h5py
 import numpy as np
 
+from ..files import atomic_path
 from .categories import CATEGORIES, SYNSET_TO_NAME
 from .conventions import (
     AZIMUTH_STEP_DEG,
@@ -51,8 +51,6 @@ IMAGE_CHUNK = (1, 1, IMAGE_CHANNELS, IMAGE_SIZE, IMAGE_SIZE)
 VOXEL_CHUNK = (1, *VOXEL_SHAPE)
 #: gzip level: 4 is close to the best ratio on these images and still fast to write.
 GZIP_LEVEL = 4
-#: Suffix of files being written.
-PARTIAL_SUFFIX = ".partial"
 SPLIT_SUFFIX = ".h5"
 
 
@@ -76,20 +74,12 @@ def file_attributes(source: str) -> dict[str, object]:
 
 @contextlib.contextmanager
 def atomic_h5(path: str | Path, source: str) -> Iterator[h5py.File]:
-    """Open ``path + '.partial'`` for writing, with the file attributes set, and rename it
-    to ``path`` only if the block finishes without an exception (the partial file is
-    removed otherwise). An interrupted process leaves only a ``.partial`` file."""
-    path = Path(path)
-    tmp = path.with_name(path.name + PARTIAL_SUFFIX)
-    tmp.unlink(missing_ok=True)
-    try:
-        with h5py.File(tmp, "w") as f:
-            f.attrs.update(file_attributes(source))
-            yield f
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """Open a temporary file next to ``path`` for writing, with the file attributes set,
+    and rename it to ``path`` only if the block finishes without an exception (the
+    temporary file is removed otherwise): a file with the final name is always complete."""
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        f.attrs.update(file_attributes(source))
+        yield f
 
 
 def create_category(f: h5py.File, synset: str, num_objects: int) -> h5py.Group:

@@ -145,7 +145,7 @@ def convert_release(
     Every category's two files are checked (presence, header shape and dtype, matching
     object counts) before anything is written; data are streamed ``objects_per_chunk``
     objects at a time. A split file that already holds the requested categories is
-    skipped; others are written to ``<split>.h5.partial`` and renamed when complete.
+    skipped; others are written under a temporary name and renamed when complete.
     Returns the split files.
     """
     src, out = Path(src), Path(out)

@@ -13,13 +13,11 @@ from .evaluation import (
     table_markdown,
     write_table,
 )
-from .io import AtomicCheckpointIO, atomic_torch_save, atomic_write_text, save_png
 from .module import SoftRasModule, StepSchedule, step_factor, view_eyes
 from .net import ReconstructionNet
 from .paper_results import PAPER_COLUMNS, PAPER_IOU, PAPER_MEAN
 
 __all__ = [
-    "AtomicCheckpointIO",
     "BasicBlock",
     "ColorBranch",
     "IoUAccumulator",
@@ -31,12 +29,9 @@ __all__ = [
     "ResNetEncoder",
     "SoftRasModule",
     "StepSchedule",
-    "atomic_torch_save",
-    "atomic_write_text",
     "build_table",
     "evaluate_loader",
     "mean_shapes",
-    "save_png",
     "step_factor",
     "table_csv",
     "table_markdown",

@@ -14,9 +14,9 @@ from typing import Any
 
 import torch
 
+from ..files import atomic_write_text, save_png
 from ..losses import stored_to_straight
 from ..mesh import save_obj
-from .io import atomic_write_text, save_png
 from .paper_results import PAPER_COLUMNS, PAPER_IOU
 
 

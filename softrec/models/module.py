@@ -16,6 +16,10 @@ from ..render.cameras import eye_from_angles
 from .net import ReconstructionNet
 
 LOSS_TERMS = ("iou", "laplacian", "flatten", "color")
+#: TensorBoard tag of the training image grid; it names the columns. Each row is one
+#: sample: its view-a input, the target mask, then the predicted silhouettes of mesh A
+#: (from this input) and mesh B (from the sample's other view) rendered in views a and b.
+IMAGE_GRID_TAG = "train/input | target mask | A in view a | B in view a | A in view b | B in view b"
 
 
 def step_factor(step: int, milestones: Sequence[int], gamma: float) -> float:
@@ -226,7 +230,7 @@ class SoftRasModule(pl.LightningModule):
             cells = [rgb, mask] + [renders[k * b + i, 3:4].expand(3, -1, -1) for k in range(4)]
             rows.append(torch.cat(cells, dim=2))
         grid = torch.cat(rows, dim=1).clamp(0, 1).cpu()
-        tb.add_image("train/input|mask|a@a|b@a|a@b|b@b", grid, self.global_step)
+        tb.add_image(IMAGE_GRID_TAG, grid, self.global_step)
         vertices = vertices[:1]
         colors = None if colors is None else colors[:1]
         faces = self.net.faces[None].int()

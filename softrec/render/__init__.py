@@ -15,6 +15,7 @@ from .options import RasterOptions
 from .rasterize import BACKENDS, rasterize_with_options, resolve_backend, soft_rasterize
 from .reference import pixel_centers, soft_rasterize_reference
 from .renderer import SoftRenderer
+from .turntable import render_turntable, turntable_eyes
 
 __all__ = [
     "BACKENDS",
@@ -34,4 +35,6 @@ __all__ = [
     "resolve_backend",
     "soft_rasterize",
     "soft_rasterize_reference",
+    "render_turntable",
+    "turntable_eyes",
 ]

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
-from collections.abc import Iterable, Sequence
+import sys
+from collections.abc import Iterable
 from pathlib import Path
 
-import h5py
 import numpy as np
 import torch
 from tqdm import tqdm
 
+from ...files import remove_stale_temporaries
 from ..categories import resolve_categories
 from ..conventions import FORMAT_VERSION, SPLITS
 from ..h5format import IMAGES, VOXELS, atomic_h5, create_category, split_path
 from .objects import generate_object, object_arrays, object_rng
+from .ownership import SOURCE, SplitSpec, plan, record
 
-SOURCE = "softrec synthetic (softrec.data.synthetic)"
 #: Version of the object generators, stored in each file (``synthetic_generator``): files
 #: written by other versions hold different objects and are rebuilt.
 GENERATOR_VERSION = 2
@@ -35,21 +36,6 @@ def _init_worker() -> None:
     torch.set_num_threads(1)  # one process per core
 
 
-def _is_complete(path: Path, synsets: Sequence[str], n: int, seed: int) -> bool:
-    if not path.is_file():
-        return False
-    try:
-        with h5py.File(path, "r") as f:
-            return (
-                int(f.attrs.get("format_version", -1)) == FORMAT_VERSION
-                and int(f.attrs.get("synthetic_seed", -1)) == seed
-                and int(f.attrs.get("synthetic_generator", -1)) == GENERATOR_VERSION
-                and all(s in f and f[s][IMAGES].shape[0] == n for s in synsets)
-            )
-    except OSError:
-        return False
-
-
 def make_synthetic_dataset(
     root: str | Path,
     n_train: int = DEFAULT_SPLIT_SIZES["train"],
@@ -65,8 +51,13 @@ def make_synthetic_dataset(
     Every object is rendered in the 24 dataset views exactly like the NMR release and
     voxelized with :func:`softrec.data.voxelize`. Object ``i`` of a category and split is
     drawn from its own seeded stream, so the files are identical for any ``num_workers``.
-    A split whose file is already complete (same seed, categories and size) is skipped;
-    each file is written under a temporary name and renamed when done.
+    A split whose file is already complete (same seed, categories, size and generator
+    version) is skipped; each file is written under a temporary name and renamed when done.
+
+    The generator writes only into a folder that does not exist, is empty, or holds files
+    it wrote itself (recorded in ``softrec_synthetic.json`` with their checksums). It
+    rewrites its own damaged or outdated files, saying which and why on stderr; any other
+    file in the folder raises :class:`ForeignDataError` before anything is written.
 
     Args:
         root: output directory (created).
@@ -83,6 +74,16 @@ def make_synthetic_dataset(
     for split, n in sizes.items():
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:
             raise ValueError(f"n_{split} must be a non-negative int, got {n!r}")
+    specs = {
+        split: SplitSpec(FORMAT_VERSION, GENERATOR_VERSION, seed, n, tuple(sorted(synsets)))
+        for split, n in sizes.items()
+        if n > 0
+    }
+    todo = plan(root, specs)
+    for split, why in todo.items():
+        if why != "missing":
+            print(f"softrec: regenerating {split_path(root, split)} ({why})", file=sys.stderr,
+                  flush=True)  # fmt: skip
     root.mkdir(parents=True, exist_ok=True)
     workers = (os.cpu_count() or 1) if num_workers is None else num_workers
     pool = None
@@ -90,8 +91,9 @@ def make_synthetic_dataset(
         for split_index, split in enumerate(SPLITS):
             n = sizes[split]
             path = split_path(root, split)
-            if n == 0 or _is_complete(path, synsets, n, seed):
+            if split not in todo:
                 continue
+            remove_stale_temporaries(path)
             if pool is None and workers > 0:
                 pool = mp.get_context("spawn").Pool(workers, initializer=_init_worker)
             jobs = [(seed, s, split_index, i) for s in synsets for i in range(n)]
@@ -108,33 +110,9 @@ def make_synthetic_dataset(
                         g[VOXELS][i] = voxels
                         bar.update()
             bar.close()
+            record(root, split, specs[split])
     finally:
         if pool is not None:
             pool.terminate()
             pool.join()
     return root
-
-
-def ensure_synthetic_dataset(root: str | Path, **kwargs) -> Path:
-    """Like :func:`make_synthetic_dataset` but returns at once when every requested split
-    file exists and was written by this generator version (other contents unchecked)."""
-    root = Path(root)
-    sizes = {
-        "train": kwargs.get("n_train", DEFAULT_SPLIT_SIZES["train"]),
-        "val": kwargs.get("n_val", DEFAULT_SPLIT_SIZES["val"]),
-        "test": kwargs.get("n_test", DEFAULT_SPLIT_SIZES["test"]),
-    }
-    if all(n == 0 or _generator_version(split_path(root, s)) == GENERATOR_VERSION
-           for s, n in sizes.items()):  # fmt: skip
-        return root
-    return make_synthetic_dataset(root, **kwargs)
-
-
-def _generator_version(path: Path) -> int | None:
-    if not path.is_file():
-        return None
-    try:
-        with h5py.File(path, "r") as f:
-            return int(f.attrs.get("synthetic_generator", -1))
-    except OSError:
-        return None

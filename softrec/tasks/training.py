@@ -1,0 +1,160 @@
+"""The training task: build everything from a composed ``train.yaml`` config and fit.
+
+Resuming (``ckpt_path=<run>/checkpoints/last.ckpt``) restores weights, optimizer, step,
+learning-rate and σ schedules and the training loader's position, so the resumed run
+sees the same batches and computes the same updates as an uninterrupted one. It writes
+into the checkpoint's run folder (TensorBoard events from after the checkpoint's step are
+superseded there), unless ``resume_in_place=false``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from .common import build_datamodule, flatten_dict, plain
+from .errors import ConfigError, TrainingInterrupted
+from .evaluation import evaluate_from_config
+
+log = logging.getLogger(__name__)
+#: Metrics shown beside the hyper-parameters in TensorBoard's HParams tab.
+HPARAM_METRICS = ("val/iou_mean", "eval/iou_mean")
+
+
+def checkpoint_step(path: str | Path) -> int:
+    """The global step stored in a Lightning checkpoint (a ``ConfigError`` if unreadable)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"checkpoint not found: {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+        return int(ckpt["global_step"])
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is a user error here
+        raise ConfigError(f"cannot read checkpoint {path}: {type(exc).__name__}: {exc}") from exc
+
+
+def _instantiate_loggers(cfg: DictConfig, resume_step: int | None) -> list[Any]:
+    from hydra.utils import get_class, instantiate
+    from pytorch_lightning.loggers import TensorBoardLogger
+
+    from .loggers import ResumableCSVLogger
+
+    loggers = []
+    for c in (cfg.get("logger") or {}).values():
+        if not c:
+            continue
+        extra = {}
+        if resume_step is not None and issubclass(
+            get_class(c._target_), (TensorBoardLogger, ResumableCSVLogger)
+        ):
+            # records past the checkpoint's step (logged before a kill) are superseded
+            extra["purge_step"] = resume_step
+        loggers.append(instantiate(c, **extra))
+    return loggers
+
+
+def _log_hparams(loggers: list[Any], config: dict[str, Any]) -> None:
+    """The resolved config as hyper-parameters (TensorBoard: HParams tab, with the IoU
+    metrics as columns; other loggers: their own format)."""
+    from pytorch_lightning.loggers import TensorBoardLogger
+    from torch.utils.tensorboard.summary import hparams
+
+    flat = flatten_dict(config)
+    for lg in loggers:
+        if isinstance(lg, TensorBoardLogger):
+            writer = lg.experiment.file_writer
+            for summary in hparams(flat, {m: float("nan") for m in HPARAM_METRICS}):
+                writer.add_summary(summary)
+        else:
+            lg.log_hyperparams(flat)
+
+
+def _resume_command(ckpt: str) -> str:
+    """``python train.py <this run's overrides> ckpt_path=<ckpt>``."""
+    overrides: list[str] = []
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith("ckpt_path=")]
+    except (ImportError, ValueError):
+        pass  # not run through Hydra
+    return " ".join(["python train.py", *overrides, f"ckpt_path={ckpt}"])
+
+
+def _checkpoint_dir(cfg: DictConfig) -> Path:
+    for c in (cfg.get("callbacks") or {}).values():
+        if c and str(c.get("_target_", "")).endswith("ModelCheckpoint") and c.get("dirpath"):
+            return Path(str(c.dirpath))
+    return Path(str(cfg.paths.output_dir)) / "checkpoints"
+
+
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Train (and optionally evaluate) from a composed ``train.yaml`` config.
+
+    Returns ``{"best_ckpt", "last_ckpt", "global_step", "train_seconds", "eval": {...} |
+    None}``. Raises :class:`ConfigError` for unusable settings or inputs and
+    :class:`TrainingInterrupted` after SIGINT/SIGTERM (a resumable ``last.ckpt`` saved).
+    """
+    import pytorch_lightning as pl
+    from hydra.utils import instantiate
+
+    from .callbacks import AtomicCheckpointIO, GracefulInterrupt
+
+    ckpt_path = cfg.get("ckpt_path")
+    resume_step = checkpoint_step(ckpt_path) if ckpt_path else None
+    pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
+    t0 = time.time()
+    out_dir = Path(str(cfg.paths.output_dir))
+    dm = build_datamodule(cfg.data)
+    model = instantiate(cfg.model)
+    model.run_config = OmegaConf.to_container(cfg, resolve=True)
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
+    interrupt = GracefulInterrupt(_checkpoint_dir(cfg) / "last.ckpt")
+    loggers = _instantiate_loggers(cfg, resume_step)
+    trainer = instantiate(
+        cfg.trainer, callbacks=[*callbacks, interrupt], logger=loggers or False,
+        plugins=[AtomicCheckpointIO()],
+    )  # fmt: skip
+    if trainer.global_rank == 0:
+        _log_hparams(loggers, model.run_config)
+    if cfg.get("train", True):
+        trainer.fit(model, datamodule=dm, ckpt_path=ckpt_path)
+    best = last = None
+    for cb in callbacks:
+        if isinstance(cb, pl.callbacks.ModelCheckpoint):
+            if cb.monitor and cb.best_model_path:
+                best = cb.best_model_path
+            if cb.last_model_path:
+                last = cb.last_model_path
+    if interrupt.received is not None:
+        exc = TrainingInterrupted(interrupt.received, interrupt.saved or last, trainer.global_step)
+        log.info("%s; checkpoint saved: %s\nresume with:\n  %s", exc, exc.checkpoint,
+                 _resume_command(str(exc.checkpoint)))  # fmt: skip
+        raise exc
+    result: dict[str, Any] = {
+        "best_ckpt": best, "last_ckpt": last, "global_step": int(trainer.global_step),
+        "train_seconds": time.time() - t0, "eval": None,
+    }  # fmt: skip
+    if cfg.get("evaluate", True) and trainer.global_rank == 0:
+        ev = plain(cfg.eval)
+        ckpt = best if (ev.get("checkpoint", "best") == "best" and best) else last
+        if ckpt is None:
+            raise ConfigError("evaluate=true needs a checkpoint callback (callbacks=default)")
+        result["eval"] = evaluate_from_config(
+            ckpt, cfg.data, {**ev, "device": str(model.device)}, str(out_dir)
+        )
+        for lg in loggers:
+            lg.log_metrics({"eval/iou_mean": result["eval"]["mean_iou"]}, trainer.global_step)
+            lg.finalize("success")
+    if trainer.global_rank == 0:
+        lines = [f"run folder: {out_dir}"]
+        lines += [f"{k} checkpoint: {p}" for k, p in (("best", best), ("last", last)) if p]
+        if result["eval"]:
+            lines += [f"results: {p}" for p in result["eval"]["paths"].values()]
+        log.info("\n".join(lines))
+    return result
