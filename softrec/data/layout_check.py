@@ -105,13 +105,13 @@ def hull_mask_ious(images: np.ndarray, vox: np.ndarray, mirror_azimuth: bool = F
 
 def probe_parts() -> list:
     """Parts of a chunky object asymmetric along every axis (an L of blocks with a tower
-    at one corner and a block sticking out of the front): a mirrored or transposed voxel
+    at one corner and a block sticking out of one side): a mirrored or transposed voxel
     layout, or a mirrored azimuth, changes its silhouettes in most views."""
     from .synthetic.parts import box
 
     grey, red, blue = (0.6, 0.6, 0.6), (0.8, 0.2, 0.2), (0.2, 0.3, 0.8)
     return [
         box((0.0, 0.0, 0.0), (0.9, 0.25, 0.5), grey),  # base slab
-        box((0.3, 0.35, -0.1), (0.3, 0.5, 0.3), red),  # tower at +x, back
-        box((-0.25, 0.2, 0.35), (0.25, 0.2, 0.3), blue),  # block out of the front at −x
+        box((0.3, 0.35, -0.1), (0.3, 0.5, 0.3), red),  # tower at +x, −z
+        box((-0.25, 0.2, 0.35), (0.25, 0.2, 0.3), blue),  # block out at +z, −x
     ]

@@ -21,7 +21,7 @@ from .ownership import SOURCE, SplitSpec, plan, record
 
 #: Version of the object generators, stored in each file (``synthetic_generator``): files
 #: written by other versions hold different objects and are rebuilt.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 #: Default objects per category in each split (13 × 112 objects: ~1-2 minutes on 2 cores).
 DEFAULT_SPLIT_SIZES = {"train": 80, "val": 16, "test": 16}
 

@@ -1,10 +1,14 @@
 """Procedural generators of the 13 ShapeNet categories, built from parts.
 
 Each generator takes a ``numpy.random.Generator`` and returns a list of
-:class:`~softrec.data.synthetic.parts.Part` in arbitrary units (normalized later) with
-+y up, the object's front towards +z and its left-right symmetry plane at x = 0 (when it
-has one). Proportions, part presence and colors are randomized; the numbers below are
-plausible ranges for each part, relative to the object's main dimension.
+:class:`~softrec.data.synthetic.parts.Part` in arbitrary units (normalized later) in the
+build frame: +y up, the object's front towards +z and its left-right symmetry plane at
+x = 0 (when it has one). :func:`~softrec.data.synthetic.objects.generate_object` turns the
+result half a turn about y, so in the dataset every front faces −z like the release's
+objects. Each docstring says what the category's front is; the parts that show it are
+named (``Part.named``) so that the orientation can be checked on the finished object.
+Proportions, part presence and colors are randomized; the numbers below are plausible
+ranges for each part, relative to the object's main dimension.
 """
 
 from __future__ import annotations
@@ -47,11 +51,13 @@ def _legs(rng, xs, zs, top_y, height, thick, color, round_legs: bool, splay: flo
 
 
 def airplane(rng: np.random.Generator) -> list[Part]:
-    """Fuselage + swept wings + horizontal and vertical tail, optional engines."""
+    """Fuselage + swept wings + horizontal and vertical tail, optional engines; long along
+    z, nose in front, tail fin at the back."""
     body_c, wing_c = _color(rng), _color(rng)
     length = 1.0
     radius = rng.uniform(0.04, 0.09)
-    parts = [ellipsoid((0, 0, 0), (radius, radius * rng.uniform(0.9, 1.2), length / 2), body_c)]
+    fuselage = ellipsoid((0, 0, 0), (radius, radius * rng.uniform(0.9, 1.2), length / 2), body_c)
+    parts = [fuselage.named("fuselage")]
     span = rng.uniform(0.7, 1.2)
     chord = rng.uniform(0.12, 0.3)
     wing_z = rng.uniform(-0.05, 0.12)
@@ -72,9 +78,8 @@ def airplane(rng: np.random.Generator) -> list[Part]:
         top_scale=(1.0, rng.uniform(0.4, 0.9)),
     )
     lean = rng.uniform(0.0, 0.8)
-    parts.append(
-        fin.warped(lambda v: v - np.outer(v[:, 1] - radius, [0, 0, lean]) * (v[:, 1:2] > 0))
-    )
+    fin = fin.warped(lambda v: v - np.outer(v[:, 1] - radius, [0, 0, lean]) * (v[:, 1:2] > 0))
+    parts.append(fin.named("fin"))
     if rng.random() < 0.6:
         er = rng.uniform(0.025, 0.045)
         for side in (-1, 1):
@@ -92,12 +97,13 @@ def airplane(rng: np.random.Generator) -> list[Part]:
 
 
 def bench(rng: np.random.Generator) -> list[Part]:
-    """Long seat slab, slab or post legs, optional back rest."""
+    """Long seat slab, slab or post legs, optional back rest; long along x, the back rest
+    (when there is one) at the back."""
     c = _color(rng)
     leg_c = c if rng.random() < 0.5 else _color(rng, dark=True)
     w, d = rng.uniform(1.0, 1.6), rng.uniform(0.25, 0.45)
     h, t = rng.uniform(0.35, 0.5), rng.uniform(0.03, 0.07)
-    parts = [box((0, h, 0), (w, t, d), c)]
+    parts = [box((0, h, 0), (w, t, d), c).named("seat")]
     if rng.random() < 0.5:  # slab legs at both ends
         for side in (-1, 1):
             parts.append(box((side * (w / 2 - 0.06), h / 2, 0), (0.05, h, d * 0.9), leg_c))
@@ -114,7 +120,7 @@ def bench(rng: np.random.Generator) -> list[Part]:
         )
     if rng.random() < 0.6:
         bh = rng.uniform(0.25, 0.45)
-        parts.append(box((0, h + bh / 2 + 0.05, -d / 2 + 0.02), (w, bh, 0.04), c))
+        parts.append(box((0, h + bh / 2 + 0.05, -d / 2 + 0.02), (w, bh, 0.04), c).named("back"))
         for side in (-1, 1):
             parts.append(
                 box(
@@ -131,7 +137,7 @@ def cabinet(rng: np.random.Generator) -> list[Part]:
     c = _color(rng)
     w, h, d = rng.uniform(0.5, 1.2), rng.uniform(0.5, 1.3), rng.uniform(0.3, 0.6)
     base = rng.uniform(0.0, 0.12)
-    parts = [box((0, base + h / 2, 0), (w, h, d), c)]
+    parts = [box((0, base + h / 2, 0), (w, h, d), c).named("carcass")]
     if base > 0.03:
         if rng.random() < 0.5:
             parts.append(box((0, base / 2, 0), (w * 0.92, base, d * 0.92), _color(rng, True)))
@@ -155,7 +161,7 @@ def cabinet(rng: np.random.Generator) -> list[Part]:
         for k in range(cols):
             x = -w / 2 + gap + cell_w / 2 + k * (cell_w + gap)
             y = base + gap + cell_h / 2 + r * (cell_h + gap)
-            parts.append(box((x, y, d / 2 + 0.01), (cell_w, cell_h, 0.02), front_c))
+            parts.append(box((x, y, d / 2 + 0.01), (cell_w, cell_h, 0.02), front_c).named("door"))
             hx = x + (cell_w * 0.35 if cols > 1 and k == 0 else 0.0)
             parts.append(box((hx, y + cell_h * 0.25, d / 2 + 0.03), (0.1, 0.025, 0.03), handle_c))
     return parts
@@ -163,7 +169,7 @@ def cabinet(rng: np.random.Generator) -> list[Part]:
 
 def car(rng: np.random.Generator) -> list[Part]:
     """Body + cabin + four wheels; sedan, SUV/van, pickup (open bed) or sports car,
-    optional spoiler."""
+    optional spoiler; long along z, the body's front end (hood) lowered to a nose."""
     kind = rng.choice(["sedan", "suv", "pickup", "sports"], p=[0.4, 0.25, 0.15, 0.2])
     c = _color(rng)
     length = 1.0
@@ -193,7 +199,7 @@ def car(rng: np.random.Generator) -> list[Part]:
             c,
             top_scale=(0.95, 0.97),
             front_scale=(0.92, nose),
-        )
+        ).named("body")
     ]
     glass = c if rng.random() < 0.3 else _color(rng, dark=True)
     top = clearance + body_h
@@ -238,16 +244,16 @@ def car(rng: np.random.Generator) -> list[Part]:
 
 
 def chair(rng: np.random.Generator) -> list[Part]:
-    """Seat + back + four legs (or a pedestal), optional arms."""
+    """Seat + back + four legs (or a pedestal), optional arms; the back at the back."""
     c = _color(rng)
     leg_c = c if rng.random() < 0.5 else _color(rng)
     w, d = rng.uniform(0.4, 0.6), rng.uniform(0.4, 0.6)
     h, t = rng.uniform(0.4, 0.5), rng.uniform(0.04, 0.1)
-    parts = [box((0, h, 0), (w, t, d), c)]
+    parts = [box((0, h, 0), (w, t, d), c).named("seat")]
     back_h = rng.uniform(0.35, 0.6)
     tilt = rng.uniform(0.0, 0.15)
     back = box((0, h + back_h / 2, -d / 2 + 0.03), (w * rng.uniform(0.8, 1.0), back_h, 0.05), c)
-    parts.append(back.warped(lambda v: v - np.outer(v[:, 1] - h, [0, 0, tilt])))
+    parts.append(back.warped(lambda v: v - np.outer(v[:, 1] - h, [0, 0, tilt])).named("back"))
     if rng.random() < 0.25:  # office chair: pedestal with star base
         parts.append(cylinder((0, 0.06, 0), (0, h, 0), 0.03, leg_c))
         for a in np.linspace(0, 2 * np.pi, 5, endpoint=False):
@@ -290,8 +296,8 @@ def display(rng: np.random.Generator) -> list[Part]:
                "tv": rng.uniform(0.04, 0.12), "panel": 0.0}[kind]  # fmt: skip
     y = stand_h + ph / 2
     parts = [
-        box((0, y, 0), (w, ph, pt), frame),
-        box((0, y, pt / 2 + 0.005), (w * 0.92, ph * 0.88, 0.01), _color(rng, dark=True)),
+        box((0, y, 0), (w, ph, pt), frame).named("panel"),
+        box((0, y, pt / 2 + 0.005), (w * 0.92, ph * 0.88, 0.01), _color(rng, True)).named("screen"),
     ]
     if kind == "crt":  # tube housing narrowing towards the back
         depth = w * rng.uniform(0.55, 0.9)
@@ -324,7 +330,7 @@ def display(rng: np.random.Generator) -> list[Part]:
 
 
 def lamp(rng: np.random.Generator) -> list[Part]:
-    """Base + pole (straight or bent) + shade."""
+    """Base + pole (straight or bent) + shade; a bent (desk lamp) arm reaches forward."""
     metal, shade_c = _color(rng), _color(rng)
     height = 1.0
     br = rng.uniform(0.1, 0.22)
@@ -334,12 +340,12 @@ def lamp(rng: np.random.Generator) -> list[Part]:
         parts = [box((0, 0.02, 0), (br * 1.6, 0.04, br * 1.6), metal)]
     pr = rng.uniform(0.012, 0.025)
     top = np.array([0.0, height * rng.uniform(0.6, 0.85), 0.0])
-    parts.append(cylinder((0, 0.03, 0), top, pr, metal))
+    parts.append(cylinder((0, 0.03, 0), top, pr, metal).named("pole"))
     if rng.random() < 0.4:  # desk lamp: an arm reaching forward
         end = top + np.array(
             [rng.uniform(-0.1, 0.1), rng.uniform(0.05, 0.2), rng.uniform(0.2, 0.4)]
         )
-        parts.append(cylinder(top, end, pr, metal))
+        parts.append(cylinder(top, end, pr, metal).named("arm"))
         shade_top = end
         shade_bottom = end + np.array([0.0, -rng.uniform(0.12, 0.2), 0.05])
         parts.append(
@@ -362,7 +368,7 @@ def loudspeaker(rng: np.random.Generator) -> list[Part]:
     c = _color(rng)
     w, h, d = rng.uniform(0.3, 0.6), rng.uniform(0.5, 1.0), rng.uniform(0.3, 0.6)
     base = 0.0 if rng.random() < 0.6 else rng.uniform(0.05, 0.2)
-    parts = [box((0, base + h / 2, 0), (w, h, d), c)]
+    parts = [box((0, base + h / 2, 0), (w, h, d), c).named("cabinet")]
     if base > 0:
         parts.append(box((0, base / 2, 0), (w * 0.6, base, d * 0.6), _color(rng, dark=True)))
     n = int(rng.integers(1, 4))
@@ -371,13 +377,15 @@ def loudspeaker(rng: np.random.Generator) -> list[Part]:
     y = base + h * 0.08
     for r in radii:
         y += r + 0.02
-        parts.append(frustum((0, y, d / 2 - 0.01), (0, y, d / 2 + 0.03), r, r * 0.7, drv))
+        driver = frustum((0, y, d / 2 - 0.01), (0, y, d / 2 + 0.03), r, r * 0.7, drv)
+        parts.append(driver.named("driver"))
         y += r
     return parts
 
 
 def rifle(rng: np.random.Generator) -> list[Part]:
-    """Long along z: barrel, receiver, stock, grip, magazine, optional scope."""
+    """Long along z: barrel (muzzle in front), receiver, stock (at the back), grip,
+    magazine, optional scope."""
     metal, wood = _color(rng, dark=True), _color(rng)
     length = 1.0
     recv_len = rng.uniform(0.25, 0.35)
@@ -391,7 +399,7 @@ def rifle(rng: np.random.Generator) -> list[Part]:
             rng.uniform(0.012, 0.02),
             metal,
             sections=8,
-        )
+        ).named("barrel")
     )
     stock_len = rng.uniform(0.25, 0.35)
     stock_z = 0.05 - recv_len / 2 - stock_len / 2
@@ -401,7 +409,9 @@ def rifle(rng: np.random.Generator) -> list[Part]:
             (0.045, recv_h * 1.2, stock_len),
             wood,
             front_scale=(1.0, rng.uniform(0.4, 0.8)),
-        ).warped(lambda v: v - np.outer(np.clip(-(v[:, 2] - stock_z), 0, None), [0, 0.4, 0]))
+        )
+        .warped(lambda v: v - np.outer(np.clip(-(v[:, 2] - stock_z), 0, None), [0, 0.4, 0]))
+        .named("stock")
     )
     parts.append(
         box((0, -recv_h, -0.05), (0.035, 0.1, 0.04), wood).warped(
@@ -425,16 +435,18 @@ def rifle(rng: np.random.Generator) -> list[Part]:
 
 
 def sofa(rng: np.random.Generator) -> list[Part]:
-    """Base + back + optional arms, optional feet."""
+    """Base + back + optional arms, optional feet; long along x, the back at the back."""
     c = _color(rng)
     w, d = rng.uniform(0.9, 1.6), rng.uniform(0.4, 0.6)
     feet = rng.uniform(0.0, 0.08)
     base_h = rng.uniform(0.15, 0.25)
-    parts = [box((0, feet + base_h / 2, 0), (w, base_h, d), c)]
+    parts = [box((0, feet + base_h / 2, 0), (w, base_h, d), c).named("seat")]
     back_h = rng.uniform(0.2, 0.4)
     back_t = rng.uniform(0.1, 0.2)
     parts.append(
-        box((0, feet + base_h + back_h / 2 - 0.01, -d / 2 + back_t / 2), (w, back_h, back_t), c)
+        box(
+            (0, feet + base_h + back_h / 2 - 0.01, -d / 2 + back_t / 2), (w, back_h, back_t), c
+        ).named("back")
     )
     if rng.random() < 0.8:
         arm_w, arm_h = rng.uniform(0.08, 0.18), rng.uniform(0.08, 0.2)
@@ -468,7 +480,8 @@ def sofa(rng: np.random.Generator) -> list[Part]:
 
 
 def table(rng: np.random.Generator) -> list[Part]:
-    """Top (rectangular or round) + four legs or a pedestal, optional shelf."""
+    """Top (rectangular or round) + four legs or a pedestal, optional shelf; long along x,
+    front and back alike."""
     c = _color(rng)
     leg_c = c if rng.random() < 0.6 else _color(rng)
     w, d = rng.uniform(0.8, 1.5), rng.uniform(0.5, 1.0)
@@ -508,7 +521,8 @@ def _rotate_x(pivot_y: float, pivot_z: float, angle: float) -> Callable[[np.ndar
 
 def telephone(rng: np.random.Generator) -> list[Part]:
     """Smartphone (upright slab with a screen), bar phone (keypad, antenna), open flip
-    phone, or desk phone (sloped base with a handset lying on it)."""
+    phone, or desk phone (sloped base with a handset lying on it); screen and keypad in
+    front."""
     kind = rng.choice(["smart", "bar", "flip", "desk"], p=[0.5, 0.15, 0.15, 0.2])
     c = _color(rng, dark=rng.random() < 0.5)
     screen, keys = _color(rng, dark=True), _color(rng)
@@ -516,20 +530,23 @@ def telephone(rng: np.random.Generator) -> list[Part]:
     if kind == "desk":
         w, d, bh = h, h * rng.uniform(0.6, 0.9), h * rng.uniform(0.15, 0.3)
         parts = [
-            tapered_box((0, bh / 2, 0), (w, bh, d), c, front_scale=(1.0, rng.uniform(0.3, 0.6)))
+            tapered_box(
+                (0, bh / 2, 0), (w, bh, d), c, front_scale=(1.0, rng.uniform(0.3, 0.6))
+            ).named("body")
         ]
         hl, hr = w * rng.uniform(0.7, 0.9), rng.uniform(0.06, 0.1)  # handset along x
         hz = -d * rng.uniform(0.1, 0.25)
         parts.append(cylinder((-hl / 2, bh + hr, hz), (hl / 2, bh + hr, hz), hr * 0.7, c))
         for side in (-1, 1):
             parts.append(box((side * hl * 0.42, bh + hr, hz), (hl * 0.18, hr * 2, hr * 2.4), c))
-        parts.append(box((0, bh * 0.55, d * 0.2), (w * 0.4, 0.03, d * 0.3), keys))  # keypad
+        parts.append(box((0, bh * 0.55, d * 0.2), (w * 0.4, 0.03, d * 0.3), keys).named("keypad"))
         return parts
     if kind == "flip":
         w, t = h * rng.uniform(0.35, 0.45), h * rng.uniform(0.06, 0.1)
         lower = h * rng.uniform(0.45, 0.55)
-        parts = [box((0, lower / 2, 0), (w, lower, t), c)]
-        parts.append(box((0, lower * 0.45, t / 2 + 0.005), (w * 0.8, lower * 0.7, 0.01), keys))
+        parts = [box((0, lower / 2, 0), (w, lower, t), c).named("body")]
+        keypad = box((0, lower * 0.45, t / 2 + 0.005), (w * 0.8, lower * 0.7, 0.01), keys)
+        parts.append(keypad.named("keypad"))
         upper = box((0, lower + (h - lower) / 2, 0), (w, h - lower, t * 0.8), c)
         lid_screen = box((0, lower + (h - lower) * 0.55, t * 0.4 + 0.005),
                          (w * 0.85, (h - lower) * 0.7, 0.01), screen)  # fmt: skip
@@ -537,16 +554,19 @@ def telephone(rng: np.random.Generator) -> list[Part]:
         return parts + [upper.warped(tip), lid_screen.warped(tip)]
     if kind == "bar":
         w, t = h * rng.uniform(0.33, 0.45), h * rng.uniform(0.1, 0.18)
-        parts = [box((0, h / 2, 0), (w, h, t), c)]
-        parts.append(box((0, h * 0.72, t / 2 + 0.005), (w * 0.8, h * 0.35, 0.01), screen))
-        parts.append(box((0, h * 0.28, t / 2 + 0.005), (w * 0.8, h * 0.4, 0.012), keys))
+        parts = [box((0, h / 2, 0), (w, h, t), c).named("body")]
+        face = box((0, h * 0.72, t / 2 + 0.005), (w * 0.8, h * 0.35, 0.01), screen)
+        parts.append(face.named("screen"))
+        keypad = box((0, h * 0.28, t / 2 + 0.005), (w * 0.8, h * 0.4, 0.012), keys)
+        parts.append(keypad.named("keypad"))
         if rng.random() < 0.5:
             parts.append(cylinder((w * 0.3, h * 0.9, 0), (w * 0.3, h * 1.1, 0), 0.02, c))
         return parts
     w, t = h * rng.uniform(0.42, 0.62), h * rng.uniform(0.04, 0.12)
-    parts = [box((0, h / 2, 0), (w, h, t), c)]
+    parts = [box((0, h / 2, 0), (w, h, t), c).named("body")]
     scr = rng.uniform(0.7, 0.9)
-    parts.append(box((0, h / 2 + h * 0.02, t / 2 + 0.005), (w * 0.88, h * scr, 0.01), screen))
+    face = box((0, h / 2 + h * 0.02, t / 2 + 0.005), (w * 0.88, h * scr, 0.01), screen)
+    parts.append(face.named("screen"))
     if rng.random() < 0.6:
         parts.append(box((w * 0.25, h * 0.88, -t / 2 - 0.01), (0.12, 0.12, 0.02), screen))
     if rng.random() < 0.4:
@@ -555,7 +575,7 @@ def telephone(rng: np.random.Generator) -> list[Part]:
 
 
 def watercraft(rng: np.random.Generator) -> list[Part]:
-    """Hull pointed at the bow (+z) + cabin(s), optional mast and sail."""
+    """Hull pointed at the bow (in front) + cabin(s), optional mast and sail; long along z."""
     hull_c, cabin_c = _color(rng), _color(rng)
     length, beam = 1.0, rng.uniform(0.18, 0.32)
     depth = rng.uniform(0.1, 0.18)
@@ -567,7 +587,8 @@ def watercraft(rng: np.random.Generator) -> list[Part]:
         front_scale=(rng.uniform(0.02, 0.2), 1.0),
     )
     keel = rng.uniform(0.4, 0.8)  # narrower bottom
-    parts = [hull.warped(lambda v: v * np.where(v[:, 1:2] < depth / 2, [keel, 1, 1], [1, 1, 1]))]
+    hull = hull.warped(lambda v: v * np.where(v[:, 1:2] < depth / 2, [keel, 1, 1], [1, 1, 1]))
+    parts = [hull.named("hull")]
     n = int(rng.integers(1, 3))
     z = rng.uniform(-0.3, -0.05)
     y = depth

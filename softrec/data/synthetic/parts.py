@@ -1,9 +1,12 @@
 """Closed, outward-wound primitive parts for the procedural object generators.
 
 A :class:`Part` is a watertight triangle mesh (numpy float64 vertices (V, 3), int64 faces
-(F, 3), counter-clockwise seen from outside) with one RGB color in ``[0, 1]``. Parts of an
-object may overlap: the voxelizer fills solids, the renderer z-buffers.
-Axes: +y up, +z front, x across (ShapeNetCore v1 alignment).
+(F, 3), counter-clockwise seen from outside) with one RGB color in ``[0, 1]`` and an
+optional name (``"seat"``, ``"back"``, ``"screen"``...) that lets callers find it in the
+finished object. Parts of an object may overlap: the voxelizer fills solids, the renderer
+z-buffers.
+Axes of the build frame: +y up, +z front, x across. ``generate_object`` turns finished
+objects to face −z, as the release does (see :mod:`softrec.data.synthetic.objects`).
 """
 
 from __future__ import annotations
@@ -24,15 +27,21 @@ Vec3 = Sequence[float] | np.ndarray
 
 @dataclass
 class Part:
-    """One colored closed mesh: vertices (V, 3) float64, faces (F, 3) int64, color (3,)."""
+    """One colored closed mesh: vertices (V, 3) float64, faces (F, 3) int64, color (3,),
+    name (empty when nothing needs to find it)."""
 
     vertices: np.ndarray
     faces: np.ndarray
     color: np.ndarray
+    name: str = ""
 
     def warped(self, fn: Callable[[np.ndarray], np.ndarray]) -> Part:
         """A copy with ``fn`` applied to the vertices (must not mirror the mesh)."""
-        return Part(fn(self.vertices.copy()), self.faces, self.color)
+        return Part(fn(self.vertices.copy()), self.faces, self.color, self.name)
+
+    def named(self, name: str) -> Part:
+        """The same part called ``name``."""
+        return Part(self.vertices, self.faces, self.color, name)
 
 
 def _part(mesh: trimesh.Trimesh, color: Vec3) -> Part:
@@ -133,6 +142,11 @@ def merge(parts: Sequence[Part]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         colors.append(np.broadcast_to(p.color, (len(p.faces), 3)))
         offset += len(p.vertices)
     return np.concatenate(verts), np.concatenate(faces), np.concatenate(colors)
+
+
+def face_names(parts: Sequence[Part]) -> np.ndarray:
+    """Name of the part each face of :func:`merge`'s output belongs to: str array (F,)."""
+    return np.concatenate([np.full(len(p.faces), p.name) for p in parts]).astype(str)
 
 
 def normalize(vertices: np.ndarray) -> np.ndarray:
