@@ -20,7 +20,8 @@ import torch
 import softrec
 from softrec.data.conventions import CAMERA_DISTANCE, ELEVATION_DEG, IMAGE_SIZE, NUM_VIEWS
 from softrec.files import save_gif
-from softrec.models.evaluation import _face_to_vertex_colors
+from softrec.image_encoding import straight_to_stored
+from softrec.mesh import face_to_vertex_colors
 from softrec.render import render_turntable, turntable_eyes
 from softrec.tasks.common import load_module
 from softrec.tasks.errors import ConfigError
@@ -43,7 +44,7 @@ def load_image(path: Path, size: int = IMAGE_SIZE) -> torch.Tensor:
     t = torch.from_numpy(arr).permute(2, 0, 1)[None]
     t = torch.nn.functional.interpolate(t, size=(size, size), mode="area")[0]
     alpha = t[3:4]
-    return torch.cat([alpha * (1.0 - t[:3]), alpha], 0)
+    return straight_to_stored(t[:3], alpha)
 
 
 def turntable(
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     renderer_cfg = (module.run_config or {}).get("model", {}).get("renderer", {})
     for i, path in enumerate(args.images):
         stem = args.out / path.stem
-        vc = _face_to_vertex_colors(colors[i], faces, vertices.shape[1]) if colors is not None \
+        vc = face_to_vertex_colors(colors[i], faces, vertices.shape[1]) if colors is not None \
             else None
         softrec.save_obj(f"{stem}.obj", vertices[i], faces, vertex_colors=vc)
         print(f"wrote {stem}.obj")

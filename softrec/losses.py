@@ -4,7 +4,7 @@
 * :func:`multiview_iou_loss` — the mean of the four silhouette IoU losses of the
   two-view training step (both predictions rendered in both views).
 * :func:`color_l1_loss` — L1 between rendered and target premultiplied RGB, with the
-  dataset's inverted-RGB convention undone first (see :func:`stored_to_premultiplied`).
+  dataset's inverted-RGB encoding undone first (:mod:`softrec.image_encoding`).
 * :class:`LaplacianLoss` — uniform Laplacian (vertex minus the mean of its neighbours),
   squared norm summed over vertices, averaged over the batch.
 * :class:`FlattenLoss` — ``(cos θ + 1)²`` summed over interior edges (θ the angle between
@@ -20,14 +20,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .image_encoding import stored_to_premultiplied
+
 __all__ = [
     "FlattenLoss",
     "LaplacianLoss",
     "color_l1_loss",
     "multiview_iou_loss",
     "soft_iou_loss",
-    "stored_to_premultiplied",
-    "stored_to_straight",
 ]
 
 
@@ -80,21 +80,6 @@ def multiview_iou_loss(
     inter = (s * t).sum(-1)
     union = (s + t - s * t).sum(-1)
     return (1.0 - inter / (union + 1e-6)).mean()
-
-
-def stored_to_premultiplied(images: torch.Tensor) -> torch.Tensor:
-    """Dataset RGBA (B, 4, H, W), RGB stored inverted (``α·(1 − rgb)``) → premultiplied
-    true RGB ``α·rgb = α − stored`` (B, 3, H, W), i.e. the object over a black background."""
-    alpha = images[:, 3:4]
-    return (alpha - images[:, :3]).clamp(min=0.0)
-
-
-def stored_to_straight(images: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
-    """Dataset RGBA (B, 4, H, W) → straight (un-premultiplied) true RGB (B, 3, H, W);
-    pixels with α ≤ eps are 0."""
-    alpha = images[:, 3:4]
-    rgb = 1.0 - images[:, :3] / alpha.clamp(min=eps)
-    return torch.where(alpha > eps, rgb.clamp(0.0, 1.0), torch.zeros_like(rgb))
 
 
 def color_l1_loss(rendered: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

@@ -46,14 +46,34 @@ def face_vertices(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
     return torch.gather(vertices, 1, idx).reshape(b, f, 3, vertices.shape[-1])
 
 
+def normals_of_face_vertices(
+    face_vertices: torch.Tensor, normalize: bool = True, eps: float = 1e-12
+) -> torch.Tensor:
+    """(..., 3, 3) face corners → (..., 3) outward normals ``(v1 − v0) × (v2 − v0)``
+    (counter-clockwise winding seen from outside); unit length if ``normalize``."""
+    v0, v1, v2 = face_vertices.unbind(dim=-2)
+    n = torch.cross(v1 - v0, v2 - v0, dim=-1)
+    return torch.nn.functional.normalize(n, dim=-1, eps=eps) if normalize else n
+
+
 def face_normals(
     vertices: torch.Tensor, faces: torch.Tensor, normalize: bool = True
 ) -> torch.Tensor:
     """Outward face normals ``(v1 − v0) × (v2 − v0)``: (B, F, 3)."""
     faces = check_mesh(vertices, faces)
-    fv = face_vertices(vertices, faces)
-    n = torch.cross(fv[:, :, 1] - fv[:, :, 0], fv[:, :, 2] - fv[:, :, 0], dim=-1)
-    return torch.nn.functional.normalize(n, dim=-1, eps=1e-12) if normalize else n
+    return normals_of_face_vertices(face_vertices(vertices, faces), normalize)
+
+
+def face_to_vertex_colors(
+    colors: torch.Tensor, faces: torch.Tensor, num_vertices: int
+) -> torch.Tensor:
+    """(F, 3) per-face colors → (V, 3) per-vertex colors, the mean over incident faces
+    (vertices on no face get 0)."""
+    flat = faces.flatten().long()
+    acc = torch.zeros(num_vertices, colors.shape[-1], dtype=colors.dtype, device=colors.device)
+    acc.index_add_(0, flat, colors.repeat_interleave(3, 0))
+    cnt = torch.bincount(flat, minlength=num_vertices).clamp(min=1)
+    return acc / cnt[:, None].to(colors.dtype)
 
 
 def vertex_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:

@@ -6,13 +6,13 @@ import pytest
 import torch
 
 import softrec
+from softrec.image_encoding import stored_to_premultiplied
 from softrec.losses import (
     FlattenLoss,
     LaplacianLoss,
     color_l1_loss,
     multiview_iou_loss,
     soft_iou_loss,
-    stored_to_premultiplied,
 )
 
 

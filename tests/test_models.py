@@ -131,8 +131,9 @@ def test_full_model_training_step_reaches_palette_through_renderer():
     img = torch.zeros(2, 4, 32, 32)
     img[:, :, 8:24, 8:24] = 0.5
     img[:, 3, 8:24, 8:24] = 1.0
-    batch = {"images_a": img, "images_b": img.clone(), "view_a": torch.tensor([0, 3]),
-             "view_b": torch.tensor([5, 7])}
+    eyes = softrec.eye_from_angles(torch.full((4,), 2.732), torch.full((4,), 30.0),
+                                   torch.tensor([0.0, -45.0, -75.0, -105.0]))  # fmt: skip
+    batch = {"images_a": img, "images_b": img.clone(), "eye_a": eyes[:2], "eye_b": eyes[2:]}
     terms, renders, vertices, colors = module.compute_losses(batch)
     assert renders.shape == (8, 4, 16, 16) and colors.shape == (4, 80, 3)
     assert set(terms) == {"iou", "laplacian", "flatten", "color", "loss"}

@@ -63,7 +63,7 @@ def test_evaluate_cli_on_smoke_checkpoint(smoke_run):
 def test_sigkill_then_resume_continues_schedules(tmp_path, smoke_run):
     data_root = f"data.root={smoke_run[0] / 'data' / 'synthetic_smoke'}"
     run_dir = tmp_path / "run"
-    args = smoke_args(run_dir, data_root, "trainer.max_steps=10", "trainer.val_check_interval=100",
+    args = smoke_args(run_dir, data_root, "trainer.max_steps=60", "trainer.val_check_interval=100",
                       "callbacks.model_checkpoint_last.every_n_train_steps=1",
                       "model.schedule.milestones=[3]", "evaluate=false")  # fmt: skip
     proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *args], cwd=tmp_path,
@@ -83,17 +83,17 @@ def test_sigkill_then_resume_continues_schedules(tmp_path, smoke_run):
                 proc.wait()
                 killed_at = step
                 break
-        time.sleep(0.05)
+        time.sleep(0.02)
     assert killed_at is not None, "training finished or stalled before it could be killed"
     ck = torch.load(last, map_location="cpu", weights_only=False)
-    assert 4 <= ck["global_step"] < 10
-    res = run_py("train.py", *smoke_args(tmp_path / "resumed", data_root, "trainer.max_steps=10",
+    assert 4 <= ck["global_step"] < 60
+    res = run_py("train.py", *smoke_args(tmp_path / "resumed", data_root, "trainer.max_steps=60",
                  "trainer.val_check_interval=100", "model.schedule.milestones=[3]",
                  "evaluate=false", f"ckpt_path={last}"), cwd=tmp_path)  # fmt: skip
     assert res.returncode == 0, res.stderr[-3000:]
     final = torch.load(tmp_path / "resumed" / "checkpoints" / "last.ckpt", map_location="cpu",
                        weights_only=False)  # fmt: skip
-    assert final["global_step"] == 10
+    assert final["global_step"] == 60
     sigma0 = final["softrec_config"]["renderer"]["sigma"]
     assert final["softrec_sigma"] == pytest.approx(sigma0 * 0.3)
     lr = final["optimizer_states"][0]["param_groups"][0]["lr"]
@@ -124,6 +124,8 @@ def test_ddp_two_cpu_processes(tmp_path, smoke_run):
          "checkpoint not found"),
         ("evaluate.py", ["ckpt_path=/nonexistent/model.ckpt"], "checkpoint not found"),
         ("evaluate.py", [], "ckpt_path is required"),
+        ("train.py", ["experiment=smoke", "renderer.viewing_angle=30"],
+         "renderer.viewing_angle=30 but the data were rendered"),
     ],
 )
 def test_bad_overrides_fail_with_one_line(tmp_path, script, overrides, message):

@@ -11,7 +11,7 @@ voxelizer and the loaders.
 """
 
 from .categories import CATEGORIES, SYNSET_IDS, SYNSET_TO_NAME, resolve_categories
-from .conventions import FORMAT_VERSION, NUM_VIEWS, view_to_camera
+from .conventions import FORMAT_VERSION, NUM_VIEWS, view_eyes, view_to_camera
 from .datamodule import ShapeNetDataModule
 from .datasets import TwoViewDataset, ViewVoxelDataset, images_to_float
 from .h5format import open_split
@@ -34,6 +34,7 @@ __all__ = [
     "open_split",
     "resolve_categories",
     "to_dataset_layout",
+    "view_eyes",
     "view_to_camera",
     "voxel_iou",
     "voxelize",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 #: ``(synset_id, shapenet_name, paper_name)`` in the row order of the SoftRas paper's table.
 CATEGORIES: list[tuple[str, str, str]] = [
@@ -51,8 +51,3 @@ def resolve_categories(categories: Iterable[str] | str | None) -> list[str]:
     if not out:
         raise ValueError("categories selects no category")
     return out
-
-
-def category_names(synsets: Sequence[str]) -> list[str]:
-    """ShapeNet names of synset ids (``'02691156'`` → ``'airplane'``)."""
-    return [SYNSET_TO_NAME[s] for s in synsets]

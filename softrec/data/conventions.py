@@ -1,6 +1,6 @@
 """Every constant of the ShapeNet rendering dataset (NMR release) in one place.
 
-Conventions (REFERENCE.md §2–§3):
+Conventions (docs/conventions.md §2–§4):
 
 * Views ``v ∈ [0, 24)``: look-at camera at distance 2.732, elevation 30°, azimuth
   ``−15·v`` degrees, viewing angle (half field of view) 15°, images 64×64.
@@ -15,6 +15,8 @@ Conventions (REFERENCE.md §2–§3):
 from __future__ import annotations
 
 import torch
+
+from ..render.cameras import eye_from_angles
 
 #: Number of rendered views per object.
 NUM_VIEWS = 24
@@ -76,3 +78,9 @@ def view_to_camera(view: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torc
     distance = torch.full_like(azimuth, CAMERA_DISTANCE)
     elevation = torch.full_like(azimuth, ELEVATION_DEG)
     return distance, elevation, azimuth
+
+
+def view_eyes(view: torch.Tensor) -> torch.Tensor:
+    """Eye positions (``view``'s shape + (3,), float32) of dataset view ids: the one
+    place where view ids become cameras; loaders hand them to the model with the batch."""
+    return eye_from_angles(*view_to_camera(view)).float()

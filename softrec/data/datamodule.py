@@ -10,7 +10,7 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
 from .categories import SYNSET_IDS, SYNSET_TO_NAME, resolve_categories
-from .conventions import NUM_VIEWS
+from .conventions import NUM_VIEWS, VIEWING_ANGLE_DEG
 from .datasets import TwoViewDataset, ViewVoxelDataset, collate_batch, images_to_float
 from .h5format import split_path
 from .sampling import ResumableDataLoader, TwoViewBatchSampler
@@ -42,10 +42,12 @@ class ShapeNetDataModule(pl.LightningDataModule):
     so a resumed run continues the exact batch sequence of an uninterrupted one.
 
     Training batches: ``images_a``, ``images_b`` (B, 4, 64, 64) (inverted RGB + alpha),
-    ``view_a``, ``view_b``, ``class_id`` int64 (B,). Evaluation batches: ``images``
-    (B, 4, 64, 64), ``voxels`` bool (B, 32, 32, 32), ``view``, ``class_id``,
-    ``object_id`` int64 (B,). The loaders deliver images as stored, uint8 (a quarter of
-    the bytes across worker processes and to the GPU); in a Lightning run
+    ``view_a``, ``view_b``, ``class_id`` int64 (B,), ``eye_a``, ``eye_b`` float32 (B, 3)
+    (the views' cameras: the model needs no knowledge of the dataset's views). Evaluation
+    batches: ``images`` (B, 4, 64, 64), ``voxels`` bool (B, 32, 32, 32), ``view``,
+    ``class_id``, ``object_id`` int64 (B,), ``eye`` float32 (B, 3). The loaders deliver
+    images as stored, uint8 (a quarter of the bytes across worker processes and to the
+    GPU); in a Lightning run
     :meth:`on_after_batch_transfer` turns them into float32 in [0, 1] on the device, and
     code iterating the loaders itself calls :func:`softrec.data.images_to_float`.
     ``class_names`` maps class ids to names.
@@ -79,6 +81,10 @@ class ShapeNetDataModule(pl.LightningDataModule):
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
         self._datasets: dict[str, TwoViewDataset | ViewVoxelDataset] = {}
         self._train_sampler: TwoViewBatchSampler | None = None
+
+    #: Half field of view (degrees) of the cameras that rendered the images: a renderer
+    #: used with this data must match it.
+    viewing_angle = VIEWING_ANGLE_DEG
 
     @property
     def class_names(self) -> dict[int, str]:

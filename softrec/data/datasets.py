@@ -20,7 +20,7 @@ import torch
 from torch.utils.data import Dataset, default_collate
 
 from .categories import SYNSET_IDS, resolve_categories
-from .conventions import NUM_VIEWS, UINT8_MAX
+from .conventions import NUM_VIEWS, UINT8_MAX, view_eyes
 from .h5format import IMAGE_CHUNK, IMAGE_SHAPE, IMAGES, VOXEL_SHAPE, VOXELS, open_split
 
 BatchOrTensor = TypeVar("BatchOrTensor", torch.Tensor, MutableMapping[str, torch.Tensor])
@@ -151,7 +151,8 @@ class TwoViewDataset(_H5Split):
 
     Items are dicts: ``images_a``, ``images_b`` uint8 (4, 64, 64) as stored (inverted RGB,
     alpha in channel 3; :func:`images_to_float` makes float32 in [0, 1]), ``view_a``,
-    ``view_b``, ``class_id`` int64 scalars; ``__getitems__`` returns the same keys
+    ``view_b``, ``class_id`` int64 scalars, ``eye_a``, ``eye_b`` float32 (3,) camera
+    positions of the two views; ``__getitems__`` returns the same keys
     stacked along a first batch dimension.
     """
 
@@ -188,6 +189,8 @@ class TwoViewDataset(_H5Split):
             "images_b": torch.from_numpy(self._read_views(cats, objs, view_b.numpy())),
             "view_a": view_a,
             "view_b": view_b,
+            "eye_a": view_eyes(view_a),
+            "eye_b": view_eyes(view_b),
             "class_id": torch.as_tensor(self._class_of_cat[cats]),
         }
 
@@ -201,7 +204,8 @@ class ViewVoxelDataset(_H5Split):
 
     Items are dicts: ``images`` uint8 (4, 64, 64) as stored (:func:`images_to_float`
     makes float32 in [0, 1]), ``voxels`` bool (32, 32, 32) in the dataset layout,
-    ``view``, ``class_id`` and ``object_id`` (index within its category) int64 scalars;
+    ``view``, ``class_id`` and ``object_id`` (index within its category) int64 scalars,
+    ``eye`` float32 (3,) the view's camera position;
     ``__getitems__`` stacks them. Item order: category, object, view.
     """
 
@@ -236,6 +240,7 @@ class ViewVoxelDataset(_H5Split):
             "images": torch.from_numpy(self._read_views(cats, objs, views)),
             "voxels": torch.from_numpy(voxels),
             "view": torch.from_numpy(views),
+            "eye": view_eyes(torch.from_numpy(views)),
             "class_id": torch.as_tensor(self._class_of_cat[cats]),
             "object_id": torch.from_numpy(objs.astype(np.int64)),
         }

@@ -1,7 +1,7 @@
 """Independent check of the voxel layout against rendered masks.
 
 The centres of the occupied voxels of a dataset grid are turned back into world points
-with the layout of REFERENCE.md §3 and projected with the look-at camera of §2, written
+with the layout of docs/conventions.md §4 and projected with the look-at camera of §2, written
 here from the formulas in numpy (not through ``softrec.render``), then splatted into an
 image. Their silhouette must match a view's alpha mask; a transposed or flipped layout,
 or a mirrored azimuth, does not.

@@ -3,7 +3,7 @@
 Method (vectorized torch on the CPU, scipy for the fill):
 
 1. Vertices in ``[−0.5, 0.5]³`` are mapped to grid units ``g = u·(R − 1) + R/2`` (a point
-   lies in voxel ``floor(g)``; the official evaluation's scaling, REFERENCE.md §3).
+   lies in voxel ``floor(g)``; the official evaluation's scaling, docs/conventions.md §4).
 2. Surface voxels:
    * for each axis, every voxel-centre line parallel to that axis is intersected with
      every triangle (point-in-triangle test on the projection, depth by barycentric
@@ -192,14 +192,6 @@ def _unique_edges(faces: torch.Tensor, num_vertices: int) -> tuple[torch.Tensor,
     return torch.stack((keys // total, keys % total), 1), counts
 
 
-def closed_meshes(faces: torch.Tensor, num_vertices: int) -> torch.Tensor:
-    """bool (B,): whether every edge of each mesh in ``faces`` (B, F, 3) joins exactly two faces."""
-    edges, counts = _unique_edges(faces, num_vertices)
-    closed = torch.ones(faces.shape[0], dtype=torch.bool)
-    closed[edges[counts != 2, 0] // num_vertices] = False
-    return closed & (faces.shape[1] > 0)
-
-
 def _mark_edge_samples(
     flat: torch.Tensor, grid_v: torch.Tensor, edges: torch.Tensor, resolution: int
 ) -> None:
@@ -323,7 +315,7 @@ def voxel_iou(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
     Args:
         pred, gt: bool (or 0/1) tensors of the same shape (B, R, R, R).
     Returns:
-        float32 (B,); 1 where both grids are empty.
+        float64 (B,) (exact for any grid size); 1 where both grids are empty.
     """
     if not isinstance(pred, torch.Tensor) or not isinstance(gt, torch.Tensor):
         raise TypeError("pred and gt must be torch.Tensors")
@@ -333,6 +325,6 @@ def voxel_iou(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
             f"and {tuple(gt.shape)}"
         )
     p, g = pred.bool().flatten(1), gt.bool().flatten(1)
-    inter = (p & g).sum(1).float()
-    union = (p | g).sum(1).float()
+    inter = (p & g).sum(1).double()
+    union = (p | g).sum(1).double()
     return torch.where(union > 0, inter / union.clamp(min=1), torch.ones_like(union))

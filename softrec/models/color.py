@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..losses import stored_to_straight
+from ..image_encoding import stored_to_straight
 
 
 class ColorBranch(nn.Module):

@@ -11,8 +11,9 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
+from ..image_encoding import stored_over_white
 from ..losses import FlattenLoss, LaplacianLoss, color_l1_loss, multiview_iou_loss
-from ..render.cameras import eye_from_angles
+from ..mesh import face_to_vertex_colors
 from .net import ReconstructionNet
 
 LOSS_TERMS = ("iou", "laplacian", "flatten", "color")
@@ -46,21 +47,6 @@ class StepSchedule:
         return step_factor(step, self.milestones, self.gamma)
 
 
-def view_eyes(views: torch.Tensor) -> torch.Tensor:
-    """(B,) int64 dataset view indices → (B, 3) camera positions (dataset convention)."""
-    from ..data.conventions import view_to_camera
-
-    distance, elevation, azimuth = view_to_camera(views)
-    return eye_from_angles(distance, elevation, azimuth).float()
-
-
-def category_names() -> list[str]:
-    """Names of the dataset's categories, indexed by ``class_id``."""
-    from ..data.categories import CATEGORIES
-
-    return [name for _, name, _ in CATEGORIES]
-
-
 class SoftRasModule(pl.LightningModule):
     """Single-view mesh reconstruction trained with soft silhouettes (and colors).
 
@@ -72,7 +58,10 @@ class SoftRasModule(pl.LightningModule):
         schedule: ``milestones`` (global steps), ``lr_gamma`` and ``sigma_gamma``: at every
             milestone the learning rate and σ are multiplied by their gamma. Both are pure
             functions of the global step, so a resumed run continues them exactly.
-        voxel_resolution: grid of the validation IoU.
+        val_metric: the validation metric, a ``torchmetrics`` metric updated with
+            ``(vertices, faces, voxels, class_id)`` whose ``compute()`` gives the mean per
+            class and ``class_names`` names them (:class:`softrec.metrics.MeshVoxelIoU`);
+            ``None`` logs no validation metric.
         log_images_every_n_steps: image grid + mesh to TensorBoard (0 disables).
         num_logged_samples: rows of the image grid.
     """
@@ -84,7 +73,7 @@ class SoftRasModule(pl.LightningModule):
         optimizer: Callable[..., torch.optim.Optimizer],
         loss_weights: Mapping[str, float] | None = None,
         schedule: Mapping[str, Any] | None = None,
-        voxel_resolution: int = 32,
+        val_metric: nn.Module | None = None,
         log_images_every_n_steps: int = 500,
         num_logged_samples: int = 4,
     ) -> None:
@@ -92,7 +81,7 @@ class SoftRasModule(pl.LightningModule):
         # plain containers (not DictConfig) so checkpoints load with weights_only=True
         loss_weights = _plain(loss_weights)
         schedule = _plain(schedule)
-        self.save_hyperparameters(ignore=["net", "renderer", "optimizer"])
+        self.save_hyperparameters(ignore=["net", "renderer", "optimizer", "val_metric"])
         self.net, self.renderer, self.optimizer_factory = net, renderer, optimizer
         weights = {"iou": 1.0, "laplacian": 0.0, "flatten": 0.0, "color": 0.0}
         unknown = set(loss_weights or {}) - set(LOSS_TERMS)
@@ -107,15 +96,13 @@ class SoftRasModule(pl.LightningModule):
         self.lr_gamma = float(schedule.get("lr_gamma", 1.0))
         self.sigma_gamma = float(schedule.get("sigma_gamma", 1.0))
         self.sigma0 = float(renderer.sigma)
-        self.voxel_resolution = voxel_resolution
+        self.val_metric = val_metric
         self.log_images_every_n_steps = log_images_every_n_steps
         self.num_logged_samples = num_logged_samples
         nv = net.decoder.num_vertices
         self.laplacian_loss = LaplacianLoss(nv, net.faces)
         self.flatten_loss = FlattenLoss(net.faces)
         self.run_config: dict[str, Any] | None = None  # set by train.py; saved in checkpoints
-        self._val_sum: torch.Tensor | None = None
-        self._val_cnt: torch.Tensor | None = None
 
     # ---------------------------------------------------------------- schedules
     def sigma_at(self, step: int) -> float:
@@ -138,15 +125,15 @@ class SoftRasModule(pl.LightningModule):
         self,
         vertices: torch.Tensor,
         colors: torch.Tensor | None,
-        views_a: torch.Tensor,
-        views_b: torch.Tensor,
+        eyes_a: torch.Tensor,
+        eyes_b: torch.Tensor,
     ) -> torch.Tensor:
-        """Render meshes a and b (each (B, V, 3)) in views a and b.
+        """Render meshes a and b (each (B, V, 3)) from cameras at ``eyes_a`` and
+        ``eyes_b`` (each (B, 3)).
 
         ``vertices`` is (2B, V, 3) = [mesh_a; mesh_b]; returns (4B, 4, S, S) ordered
         ``[a@view_a, b@view_a, a@view_b, b@view_b]``.
         """
-        eyes_a, eyes_b = view_eyes(views_a), view_eyes(views_b)
         eyes = torch.cat([eyes_a, eyes_a, eyes_b, eyes_b]).to(vertices)
         verts4 = torch.cat([vertices, vertices])
         tex = None
@@ -164,7 +151,7 @@ class SoftRasModule(pl.LightningModule):
         """
         ia, ib = batch["images_a"], batch["images_b"]
         vertices, colors = self.net(torch.cat([ia, ib]))
-        renders = self.render_views(vertices, colors, batch["view_a"], batch["view_b"])
+        renders = self.render_views(vertices, colors, batch["eye_a"], batch["eye_b"])
         if renders.shape[-1] != ia.shape[-1]:  # renderer smaller than the data: area-resize
             ia = nn.functional.adaptive_avg_pool2d(ia, renders.shape[-1])
             ib = nn.functional.adaptive_avg_pool2d(ib, renders.shape[-1])
@@ -225,7 +212,7 @@ class SoftRasModule(pl.LightningModule):
         b, n = ia.shape[0], min(self.num_logged_samples, ia.shape[0])
         rows = []
         for i in range(n):
-            rgb = 1.0 - ia[i, :3]  # dataset RGB is inverted; this is the object over white
+            rgb = stored_over_white(ia[i])
             mask = ia[i, 3:4].expand(3, -1, -1)
             cells = [rgb, mask] + [renders[k * b + i, 3:4].expand(3, -1, -1) for k in range(4)]
             rows.append(torch.cat(cells, dim=2))
@@ -236,47 +223,27 @@ class SoftRasModule(pl.LightningModule):
         faces = self.net.faces[None].int()
         kwargs = {}
         if colors is not None:
-            fc = colors[0]  # per-face → per-vertex (mean over incident faces) for add_mesh
-            vc = torch.zeros_like(vertices[0]).index_add_(0, self.net.faces.flatten(),
-                                                          fc.repeat_interleave(3, 0))
-            cnt = torch.bincount(self.net.faces.flatten(), minlength=vertices.shape[1])
-            vc = vc / cnt.clamp(min=1)[:, None]
+            vc = face_to_vertex_colors(colors[0], self.net.faces, vertices.shape[1])
             kwargs["colors"] = (vc[None] * 255).to(torch.uint8).cpu()
         tb.add_mesh("train/mesh", vertices.cpu(), faces=faces.cpu(), global_step=self.global_step,
                     **kwargs)  # fmt: skip
 
     # ---------------------------------------------------------------- validation
-    def on_validation_epoch_start(self) -> None:
-        c = len(category_names())
-        self._val_sum = torch.zeros(c, dtype=torch.float64, device=self.device)
-        self._val_cnt = torch.zeros(c, dtype=torch.float64, device=self.device)
-
-    @torch.no_grad()
-    def voxel_iou(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        """(B,) voxel IoU of the predictions for ``batch['images']`` against its voxels."""
-        from ..data.voxelize import voxel_iou, voxelize
-
-        vertices, _ = self.net(batch["images"])
-        pred = voxelize(vertices, self.net.faces, resolution=self.voxel_resolution)
-        return voxel_iou(pred, batch["voxels"].to(pred.device))
-
     def validation_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> None:
-        iou = self.voxel_iou(batch).to(self._val_sum)
-        cls = batch["class_id"].to(self._val_sum.device).long()
-        self._val_sum.index_add_(0, cls, iou)
-        self._val_cnt.index_add_(0, cls, torch.ones_like(iou))
+        if self.val_metric is not None:
+            vertices, _ = self.net(batch["images"])
+            self.val_metric.update(vertices, self.net.faces, batch["voxels"], batch["class_id"])
 
     def on_validation_epoch_end(self) -> None:
-        s, c = self._val_sum, self._val_cnt
-        if self.trainer.world_size > 1:  # sum over ranks before dividing
-            s = self.trainer.strategy.reduce(s, reduce_op="sum")
-            c = self.trainer.strategy.reduce(c, reduce_op="sum")
-        names = category_names()
-        per = {}
-        for k in torch.nonzero(c > 0).flatten().tolist():
-            per[names[k]] = float(s[k] / c[k])
-            self.log(f"val/iou/{names[k]}", per[names[k]], sync_dist=False, rank_zero_only=False)
-        mean = sum(per.values()) / len(per) if per else math.nan
+        if self.val_metric is None:
+            return
+        means = self.val_metric.compute()  # summed over processes first in DDP runs
+        self.val_metric.reset()
+        seen = [k for k in range(len(means)) if not math.isnan(float(means[k]))]
+        names = self.val_metric.class_names
+        for k in seen:
+            self.log(f"val/iou/{names[k]}", float(means[k]), sync_dist=False, rank_zero_only=False)
+        mean = sum(float(means[k]) for k in seen) / len(seen) if seen else math.nan
         self.log("val/iou_mean", mean, prog_bar=True, sync_dist=False)
 
     # ---------------------------------------------------------------- checkpoints

@@ -2,7 +2,7 @@
 
 Rows are keyed by ShapeNet synset id, in the paper's row order. Columns: retrieval, voxel
 and NMR baselines, SoftRas silhouette-only and full (silhouette + color) models. The
-"full" figure was trained on the authors' own shaded renderings (see REFERENCE.md §5).
+"full" figure was trained on the authors' own shaded renderings (docs/conventions.md §6).
 """
 
 from __future__ import annotations

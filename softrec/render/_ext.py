@@ -5,15 +5,18 @@ per-pixel math shared by both backends, ``cpu/`` and ``cuda/`` the bindings and 
 so an installed wheel compiles exactly like a checkout. ``torch.utils.cpp_extension``
 builds them on first use into ``TORCH_EXTENSIONS_DIR`` (default
 ``~/.cache/torch_extensions``). The cached build's name carries a hash of the sources,
-the flags and the torch version: two checkouts or two versions of softrec keep separate
-builds instead of rebuilding each other's on every switch. A failed build is reported
-once as a warning and the caller falls back to the reference backend.
+the flags and the torch version, and it compiles a copy of the sources kept in its build
+folder: two versions of softrec keep separate builds instead of rebuilding each other's
+on every switch, and copies of one version (a checkout, an installed wheel) share one.
+A failed build is reported once as a warning and the caller falls back to the reference
+backend.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import sys
 import warnings
 from collections.abc import Sequence
@@ -47,6 +50,13 @@ def source_hash(
     return h.hexdigest()[:12]
 
 
+def _copy_if_changed(source: Path, target: Path) -> None:
+    # unchanged copies keep their timestamps, so the build tool sees nothing to redo
+    if not target.is_file() or target.read_bytes() != source.read_bytes():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+
+
 def build_extension(
     name: str,
     sources: Sequence[str | os.PathLike],
@@ -66,10 +76,21 @@ def build_extension(
     build_dir = Path(cpp_extension._get_build_directory(full, verbose=False))
     if not any(build_dir.glob(f"{full}*.so")):
         print(f"softrec: compiling {what} (first use, ~40 s)...", file=sys.stderr, flush=True)
+    # torch's own build cache keys on source paths too: compile a copy that every
+    # location of these sources shares
+    src = build_dir / "src"
+    local_includes = [src / f"include{k}" for k in range(len(include_dirs))]
+    for d, local in zip(include_dirs, local_includes, strict=True):
+        for f in Path(d).rglob("*"):
+            if f.suffix in _SOURCE_SUFFIXES:
+                _copy_if_changed(f, local / f.relative_to(d))
+    local_sources = [src / Path(s).name for s in sources]
+    for s, local in zip(sources, local_sources, strict=True):
+        _copy_if_changed(Path(s), local)
     return cpp_extension.load(
         name=full,
-        sources=[str(s) for s in sources],
-        extra_include_paths=[str(d) for d in include_dirs],
+        sources=[str(s) for s in local_sources],
+        extra_include_paths=[str(d) for d in local_includes],
         extra_cflags=list(extra_cflags),
         extra_cuda_cflags=list(extra_cuda_cflags) or None,
         extra_ldflags=list(extra_ldflags) or None,

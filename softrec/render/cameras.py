@@ -187,22 +187,6 @@ def projection(
     return torch.stack((x, y, z), dim=-1)
 
 
-def look_at_perspective(
-    vertices: torch.Tensor,
-    distance: TensorLike,
-    elevation: TensorLike,
-    azimuth: TensorLike,
-    viewing_angle: TensorLike = 15.0,
-) -> torch.Tensor:
-    """The reconstruction camera in one call: look-at from angles (degrees), then perspective."""
-    eye = eye_from_angles(
-        torch.as_tensor(distance, dtype=vertices.dtype, device=vertices.device),
-        torch.as_tensor(elevation, dtype=vertices.dtype, device=vertices.device),
-        torch.as_tensor(azimuth, dtype=vertices.dtype, device=vertices.device),
-    )
-    return perspective(look_at(vertices, eye), viewing_angle)
-
-
 def default_eye_distance(viewing_angle: float) -> float:
     """Official default camera distance for a view angle: ``1/tan(α) + 1``."""
     return 1.0 / math.tan(math.radians(viewing_angle)) + 1.0

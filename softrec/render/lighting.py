@@ -13,11 +13,7 @@ from collections.abc import Sequence
 
 import torch
 
-
-def face_normals_from_face_vertices(face_vertices: torch.Tensor) -> torch.Tensor:
-    """(B, F, 3, 3) world-space corners → (B, F, 3) outward unit normals."""
-    v0, v1, v2 = face_vertices.unbind(dim=2)
-    return torch.nn.functional.normalize(torch.cross(v1 - v0, v2 - v0, dim=-1), dim=-1, eps=1e-5)
+from ..mesh import normals_of_face_vertices
 
 
 def lighting(
@@ -46,7 +42,8 @@ def lighting(
         if d.dim() == 1:
             d = d.unsqueeze(0)
         d = torch.nn.functional.normalize(d, dim=-1)
-        n = face_normals_from_face_vertices(face_vertices)
+        # eps 1e-5: a degenerate face gets a near-zero normal, not an exploding gradient
+        n = normals_of_face_vertices(face_vertices, eps=1e-5)
         cos = torch.relu(-(n * d[:, None, :]).sum(-1, keepdim=True))
         col = torch.as_tensor(directional_color, dtype=dtype, device=device)
         light = light + directional_intensity * col * cos

@@ -115,9 +115,6 @@ class SoftRenderer(nn.Module):
         """Place the camera(s) by distance, elevation and azimuth (degrees, scalars or (B,))."""
         self.eye = cameras.eye_from_angles(distances, elevations, azimuths)
 
-    def set_eyes(self, eyes) -> None:
-        self.eye = eyes
-
     def transform(self, vertices: torch.Tensor, eyes=None) -> torch.Tensor:
         """World vertices (B, V, 3) → screen-space vertices (B, V, 3)."""
         eye = self.eye if eyes is None else eyes

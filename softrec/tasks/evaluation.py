@@ -57,7 +57,7 @@ def evaluate(
     """
     import itertools
 
-    from ..models.evaluation import (
+    from .iou_table import (
         build_table,
         evaluate_loader,
         mean_shapes,
@@ -88,7 +88,7 @@ def evaluate(
         mean_vox = mean_shapes(training_voxels(data_cfg), len(cats))
     template = module.net.decoder.rest_shape().detach() if baselines else None
     accs = evaluate_loader(
-        module.net, loader, len(cats), resolution=module.voxel_resolution,
+        module.net, loader, len(cats), resolution=module.val_metric.resolution,
         template_vertices=template, mean_shape_voxels=mean_vox, device=dev,
         examples_dir=Path(out_dir) / f"examples_{split}", num_examples=num_examples,
         progress=progress, total=total,

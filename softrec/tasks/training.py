@@ -86,6 +86,18 @@ def _resume_command(ckpt: str) -> str:
     return " ".join(["python train.py", *overrides, f"ckpt_path={ckpt}"])
 
 
+def check_camera(datamodule: Any, renderer: Any) -> None:
+    """The renderer must use the camera the dataset's images were rendered with (the
+    data module's ``viewing_angle``); eye positions arrive with each batch."""
+    want = getattr(datamodule, "viewing_angle", None)
+    have = getattr(renderer, "viewing_angle", None)
+    if want is not None and have is not None and abs(float(have) - float(want)) > 1e-6:
+        raise ConfigError(
+            f"renderer.viewing_angle={have} but the data were rendered with a viewing angle "
+            f"of {want} degrees: set renderer.viewing_angle={want}"
+        )
+
+
 def _checkpoint_dir(cfg: DictConfig) -> Path:
     for c in (cfg.get("callbacks") or {}).values():
         if c and str(c.get("_target_", "")).endswith("ModelCheckpoint") and c.get("dirpath"):
@@ -112,6 +124,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     out_dir = Path(str(cfg.paths.output_dir))
     dm = build_datamodule(cfg.data)
     model = instantiate(cfg.model)
+    check_camera(dm, model.renderer)
     model.run_config = OmegaConf.to_container(cfg, resolve=True)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
     interrupt = GracefulInterrupt(_checkpoint_dir(cfg) / "last.ckpt")

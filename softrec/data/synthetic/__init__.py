@@ -6,7 +6,7 @@ from .generators import GENERATORS
 from .objects import SyntheticObject, generate_object, object_arrays, object_rng
 from .ownership import MANIFEST_NAME, ForeignDataError
 from .parts import Part, merge, normalize
-from .render import dataset_renderer, render_views, to_release_uint8, view_eyes
+from .render import dataset_renderer, render_views, to_release_uint8
 
 __all__ = [
     "DEFAULT_SPLIT_SIZES",
@@ -25,5 +25,4 @@ __all__ = [
     "object_rng",
     "render_views",
     "to_release_uint8",
-    "view_eyes",
 ]

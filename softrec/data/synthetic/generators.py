@@ -32,7 +32,7 @@ def _color(rng: np.random.Generator, dark: bool = False) -> np.ndarray:
     return mix * grey + (1 - mix) * base
 
 
-def _legs(rng, xs, zs, top_y, height, thick, color, round_legs: bool, splay: float = 0.0):
+def _legs(xs, zs, top_y, height, thick, color, round_legs: bool, splay: float = 0.0):
     parts = []
     for x in xs:
         for z in zs:
@@ -109,7 +109,6 @@ def bench(rng: np.random.Generator) -> list[Part]:
             parts.append(box((side * (w / 2 - 0.06), h / 2, 0), (0.05, h, d * 0.9), leg_c))
     else:
         parts += _legs(
-            rng,
             (-w / 2 + 0.06, w / 2 - 0.06),
             (-d / 2 + 0.04, d / 2 - 0.04),
             h,
@@ -143,7 +142,6 @@ def cabinet(rng: np.random.Generator) -> list[Part]:
             parts.append(box((0, base / 2, 0), (w * 0.92, base, d * 0.92), _color(rng, True)))
         else:
             parts += _legs(
-                rng,
                 (-w / 2 + 0.04, w / 2 - 0.04),
                 (-d / 2 + 0.04, d / 2 - 0.04),
                 base,
@@ -262,7 +260,6 @@ def chair(rng: np.random.Generator) -> list[Part]:
     else:
         inset = 0.04
         parts += _legs(
-            rng,
             (-w / 2 + inset, w / 2 - inset),
             (-d / 2 + inset, d / 2 - inset),
             h - t / 2,
@@ -467,7 +464,6 @@ def sofa(rng: np.random.Generator) -> list[Part]:
             parts.append(box((x, feet + base_h + 0.03, 0.03), (cw * 0.95, 0.06, d * 0.7), cc))
     if feet > 0.02:
         parts += _legs(
-            rng,
             (-w / 2 + 0.05, w / 2 - 0.05),
             (-d / 2 + 0.05, d / 2 - 0.05),
             feet,
@@ -498,7 +494,7 @@ def table(rng: np.random.Generator) -> list[Part]:
         return parts
     inset = rng.uniform(0.03, 0.1)
     xs, zs = (-w / 2 + inset, w / 2 - inset), (-d / 2 + inset, d / 2 - inset)
-    parts += _legs(rng, xs, zs, h - t, h - t, rng.uniform(0.03, 0.07), leg_c, rng.random() < 0.4)
+    parts += _legs(xs, zs, h - t, h - t, rng.uniform(0.03, 0.07), leg_c, rng.random() < 0.4)
     if rng.random() < 0.3:
         parts.append(box((0, (h - t) * 0.25, 0), (w - 2 * inset, 0.03, d - 2 * inset), leg_c))
     return parts

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ...render import SoftRenderer, eye_from_angles
-from ..conventions import IMAGE_SIZE, NUM_VIEWS, UINT8_MAX, VIEWING_ANGLE_DEG, view_to_camera
+from ...image_encoding import premultiplied_to_stored
+from ...render import SoftRenderer
+from ..conventions import IMAGE_SIZE, NUM_VIEWS, UINT8_MAX, VIEWING_ANGLE_DEG, view_eyes
 
 
 def dataset_renderer(image_size: int = IMAGE_SIZE) -> SoftRenderer:
@@ -24,24 +25,10 @@ def dataset_renderer(image_size: int = IMAGE_SIZE) -> SoftRenderer:
     )
 
 
-def view_eyes(views: torch.Tensor | None = None) -> torch.Tensor:
-    """(len(views), 3) float32 eye positions of dataset views (default: all 24)."""
-    if views is None:
-        views = torch.arange(NUM_VIEWS)
-    distance, elevation, azimuth = view_to_camera(views)
-    return eye_from_angles(distance, elevation, azimuth)
-
-
 def to_release_uint8(rgba: torch.Tensor) -> np.ndarray:
-    """(B, 4, S, S) float RGBA rendered over black → the release's uint8 encoding.
-
-    Composited over white and inverted: ``stored = 1 − (a·rgb + (1 − a)) = a − a·rgb``;
-    with a black background the renderer already gives ``a·rgb`` per pixel (the
-    anti-aliasing average of covered sub-pixels), so ``stored = a − rendered_rgb``.
-    """
-    rgb, alpha = rgba[:, :3], rgba[:, 3:]
-    stored = torch.cat(((alpha - rgb).clamp(0, 1), alpha.clamp(0, 1)), 1)
-    return (stored * UINT8_MAX).round().to(torch.uint8).numpy()
+    """(B, 4, S, S) float RGBA rendered over black → the release's uint8 encoding. The
+    anti-aliased render is premultiplied (``a·rgb`` per pixel), as the encoding needs."""
+    return (premultiplied_to_stored(rgba) * UINT8_MAX).round().to(torch.uint8).numpy()
 
 
 @torch.no_grad()
@@ -63,7 +50,7 @@ def render_views(
         uint8 (len(views), 4, 64, 64): inverted RGB + alpha, like the release.
     """
     r = renderer if renderer is not None else dataset_renderer()
-    eyes = view_eyes(views)
+    eyes = view_eyes(torch.arange(NUM_VIEWS) if views is None else views)
     n = eyes.shape[0]
     v = torch.as_tensor(vertices, dtype=torch.float32)[None].expand(n, -1, -1).contiguous()
     f = torch.as_tensor(faces, dtype=torch.int64)

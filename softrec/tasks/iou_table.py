@@ -1,4 +1,6 @@
-"""Voxel-IoU evaluation, the two no-training baselines and the per-category table."""
+"""The evaluation loop (every object × view of a split), the two no-training baselines
+and the per-category table in the paper's layout. IoU values come from
+:mod:`softrec.metrics`, the same implementation validation uses."""
 
 from __future__ import annotations
 
@@ -8,43 +10,17 @@ import json
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from ..data import images_to_float, voxel_iou, voxelize
 from ..files import atomic_write_text, save_png
-from ..losses import stored_to_straight
-from ..mesh import save_obj
-from .paper_results import PAPER_COLUMNS, PAPER_IOU
-
-
-@dataclass
-class IoUAccumulator:
-    """Running per-category sums of IoU values (index = ``class_id``)."""
-
-    num_classes: int
-    sums: torch.Tensor = field(init=False)
-    counts: torch.Tensor = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.sums = torch.zeros(self.num_classes, dtype=torch.float64)
-        self.counts = torch.zeros(self.num_classes, dtype=torch.float64)
-
-    def add(self, iou: torch.Tensor, class_id: torch.Tensor) -> None:
-        """Add (B,) IoU values for (B,) class ids."""
-        cls = class_id.detach().cpu().long()
-        self.sums.index_add_(0, cls, iou.detach().cpu().double())
-        self.counts.index_add_(0, cls, torch.ones(cls.shape[0], dtype=torch.float64))
-
-    def per_class(self) -> dict[int, float]:
-        """class id → mean IoU, for the classes seen."""
-        return {
-            k: float(self.sums[k] / self.counts[k])
-            for k in range(self.num_classes)
-            if self.counts[k] > 0
-        }
+from ..image_encoding import stored_to_straight
+from ..mesh import face_to_vertex_colors, save_obj
+from ..metrics import CategoryIoU
+from ..models.paper_results import PAPER_COLUMNS, PAPER_IOU
 
 
 def mean_shapes(
@@ -72,13 +48,6 @@ def mean_shapes(
     return mean >= threshold
 
 
-def _batch_iou(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
-    p, g = pred.flatten(1).bool(), gt.flatten(1).bool()
-    inter = (p & g).sum(1).double()
-    union = (p | g).sum(1).double()
-    return torch.where(union > 0, inter / union.clamp(min=1), torch.ones_like(inter))
-
-
 @torch.no_grad()
 def evaluate_loader(
     net: torch.nn.Module,
@@ -92,7 +61,7 @@ def evaluate_loader(
     num_examples: int = 4,
     progress: bool = True,
     total: int | None = None,
-) -> dict[str, IoUAccumulator]:
+) -> dict[str, CategoryIoU]:
     """Voxel IoU of every prediction of ``loader`` (every object × view), per category.
 
     Args:
@@ -108,18 +77,15 @@ def evaluate_loader(
     """
     from tqdm.auto import tqdm
 
-    from ..data import images_to_float
-    from ..data.voxelize import voxelize
-
     net = net.to(device).eval()
     faces = net.faces
-    accs = {"ours": IoUAccumulator(num_classes)}
+    accs = {"ours": CategoryIoU(num_classes, distributed=False)}
     template_vox = None
     if template_vertices is not None:
-        accs["template"] = IoUAccumulator(num_classes)
+        accs["template"] = CategoryIoU(num_classes, distributed=False)
         template_vox = voxelize(template_vertices[None].to(device), faces, resolution)[0].cpu()
     if mean_shape_voxels is not None:
-        accs["mean_shape"] = IoUAccumulator(num_classes)
+        accs["mean_shape"] = CategoryIoU(num_classes, distributed=False)
     saved: set[int] = set()
     it = tqdm(loader, desc="evaluate", total=total, disable=not progress, dynamic_ncols=True)
     for batch in it:
@@ -128,12 +94,11 @@ def evaluate_loader(
         cls = batch["class_id"].cpu().long()
         vertices, colors = net(images)
         pred = voxelize(vertices, faces, resolution).cpu()
-        iou = _batch_iou(pred, gt)
-        accs["ours"].add(iou, cls)
+        accs["ours"].update(voxel_iou(pred, gt), cls)
         if template_vox is not None:
-            accs["template"].add(_batch_iou(template_vox.expand_as(gt), gt), cls)
+            accs["template"].update(voxel_iou(template_vox.expand_as(gt), gt), cls)
         if mean_shape_voxels is not None:
-            accs["mean_shape"].add(_batch_iou(mean_shape_voxels[cls], gt), cls)
+            accs["mean_shape"].update(voxel_iou(mean_shape_voxels[cls], gt), cls)
         if examples_dir is not None and len(saved) < num_examples:
             for i in range(images.shape[0]):
                 c = int(cls[i])
@@ -145,7 +110,7 @@ def evaluate_loader(
                 stem = Path(examples_dir) / f"class{c:02d}_obj{obj}_view{view}"
                 vc = None
                 if colors is not None:
-                    vc = _face_to_vertex_colors(colors[i], faces, vertices.shape[1])
+                    vc = face_to_vertex_colors(colors[i], faces, vertices.shape[1])
                 save_obj(f"{stem}.obj", vertices[i], faces, vertex_colors=vc)
                 img = images[i : i + 1]
                 rgba = torch.cat([stored_to_straight(img)[0], img[0, 3:4]], 0)
@@ -154,18 +119,8 @@ def evaluate_loader(
     return accs
 
 
-def _face_to_vertex_colors(colors: torch.Tensor, faces: torch.Tensor, nv: int) -> torch.Tensor:
-    """(F, 3) face colors → (V, 3) vertex colors (mean over incident faces)."""
-    flat = faces.flatten()
-    acc = torch.zeros(nv, 3, dtype=colors.dtype, device=colors.device)
-    acc.index_add_(0, flat, colors.repeat_interleave(3, 0))
-    cnt = torch.bincount(flat, minlength=nv).clamp(min=1)
-    return acc / cnt[:, None]
-
-
-# ---------------------------------------------------------------------------- tables
 def build_table(
-    results: Mapping[str, IoUAccumulator],
+    results: Mapping[str, CategoryIoU],
     categories: Sequence[tuple[str, str, str]],
 ) -> dict[str, Any]:
     """Assemble the per-category table.
