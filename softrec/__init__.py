@@ -19,6 +19,8 @@ from typing import Any
 
 from .mesh import face_normals, face_vertices, icosphere, load_obj, save_obj, vertex_normals
 from .render import (
+    CameraOptions,
+    LightingOptions,
     RasterOptions,
     SoftRenderer,
     eye_from_angles,
@@ -67,6 +69,8 @@ __all__ = [
     "CATEGORIES",
     "ColorBranch",
     "MeshDecoder",
+    "CameraOptions",
+    "LightingOptions",
     "RasterOptions",
     "ReconstructionNet",
     "ResNetEncoder",

@@ -283,3 +283,24 @@ def test_mesh_helpers_and_obj_round_trip(tmp_path):
     assert torch.equal(f2, f)
     with pytest.raises(FileNotFoundError):
         softrec.load_obj(tmp_path / "missing.obj")
+
+
+def test_renderer_settings_are_carried_by_option_objects():
+    from softrec.render import CameraOptions, LightingOptions, RasterOptions
+
+    flat = softrec.SoftRenderer(image_size=24, sigma=1e-4, viewing_angle=15, fill_back=True,
+                                lighting=False, light_directions=(0, 0, 1))  # fmt: skip
+    grouped = softrec.SoftRenderer(RasterOptions(image_size=24, sigma=1e-4, double_side=True),
+                                   CameraOptions(viewing_angle=15),
+                                   LightingOptions(enabled=False, direction=(0, 0, 1)))
+    assert (flat.raster, flat.camera, flat.lights) == (grouped.raster, grouped.camera,
+                                                       grouped.lights)  # fmt: skip
+    v, f = softrec.icosphere(1, 0.5)
+    tex = torch.rand(1, f.shape[0], 1, 3)
+    torch.testing.assert_close(flat(v[None], f, tex), grouped(v[None], f, tex))
+    flat.sigma = 3e-5  # annealing is one assignment; the carrier stays immutable
+    assert flat.raster.sigma == 3e-5 and grouped.raster.sigma == 1e-4
+    with pytest.raises(TypeError, match="unknown setting 'sigmaa'"):
+        softrec.SoftRenderer(sigmaa=1e-4)
+    with pytest.raises(ValueError, match="viewing_angle"):
+        softrec.SoftRenderer(viewing_angle=120)

@@ -10,7 +10,7 @@ from .cameras import (
     projection,
 )
 from .lighting import lighting
-from .options import RasterOptions
+from .options import CameraOptions, LightingOptions, RasterOptions
 from .rasterize import BACKENDS, rasterize_with_options, resolve_backend, soft_rasterize
 from .reference import pixel_centers, soft_rasterize_reference
 from .renderer import SoftRenderer
@@ -18,6 +18,8 @@ from .turntable import render_turntable, turntable_eyes
 
 __all__ = [
     "BACKENDS",
+    "CameraOptions",
+    "LightingOptions",
     "RasterOptions",
     "SoftRenderer",
     "default_eye_distance",

@@ -82,3 +82,72 @@ class RasterOptions:
     def threshold(self) -> float:
         """Squared screen distance beyond which an outside pixel is culled: σ·ln(1/ε − 1)."""
         return self.sigma * math.log(1.0 / self.dist_eps - 1.0)
+
+
+CAMERA_MODES = ("look_at", "look", "projection")
+
+
+@dataclass(frozen=True)
+class CameraOptions:
+    """How world vertices reach the screen (``docs/conventions.md`` §2).
+
+    Attributes:
+        camera_mode: ``look_at`` (the eye looks at the origin), ``look`` (the eye looks
+            along ``camera_direction``) or ``projection`` (a 3×4 matrix ``P``).
+        perspective: perspective (``viewing_angle``) or orthographic (``viewing_scale``).
+        viewing_angle: half field of view in degrees.
+        viewing_scale: half width of the orthographic view.
+        camera_direction: viewing direction of ``look`` cameras.
+        orig_size: image size the ``projection`` matrix was calibrated for.
+    """
+
+    camera_mode: str = "look_at"
+    perspective: bool = True
+    viewing_angle: float = 30.0
+    viewing_scale: float = 1.0
+    camera_direction: tuple[float, float, float] = (0.0, 0.0, 1.0)
+    orig_size: int = 512
+
+    def __post_init__(self) -> None:
+        if self.camera_mode not in CAMERA_MODES:
+            raise ValueError(
+                f"camera_mode must be one of {CAMERA_MODES}, got {self.camera_mode!r}"
+            )
+        if not 0 < float(self.viewing_angle) < 90:
+            raise ValueError(f"viewing_angle must be in (0, 90) degrees, got {self.viewing_angle}")
+        object.__setattr__(self, "camera_direction", tuple(float(c) for c in self.camera_direction))
+
+
+@dataclass(frozen=True)
+class LightingOptions:
+    """Ambient plus one directional Lambertian light (``docs/conventions.md`` §1).
+
+    Attributes:
+        enabled: light textured renders (silhouettes are never lit).
+        ambient_intensity, directional_intensity: the two lights' intensities.
+        ambient_color, directional_color: their RGB colors.
+        direction: the direction in which the directional light travels.
+    """
+
+    enabled: bool = True
+    ambient_intensity: float = 0.5
+    directional_intensity: float = 0.5
+    ambient_color: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    directional_color: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    direction: tuple[float, float, float] = (0.0, 1.0, 0.0)
+
+    def __post_init__(self) -> None:
+        for name in ("ambient_color", "directional_color", "direction"):
+            object.__setattr__(self, name, tuple(float(c) for c in getattr(self, name)))
+
+
+#: The official renderer's keyword names that differ from the option fields.
+SETTING_ALIASES = {
+    "fill_back": "double_side",
+    "lighting": "enabled",
+    "light_intensity_ambient": "ambient_intensity",
+    "light_intensity_directionals": "directional_intensity",
+    "light_color_ambient": "ambient_color",
+    "light_color_directionals": "directional_color",
+    "light_directions": "direction",
+}

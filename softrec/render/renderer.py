@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import fields, replace
+from typing import Any
 
 import torch
 from torch import nn
@@ -11,105 +13,111 @@ from ..mesh import check_mesh
 from ..mesh import face_vertices as gather_face_vertices
 from . import cameras
 from .lighting import lighting
-from .options import RasterOptions
+from .options import SETTING_ALIASES, CameraOptions, LightingOptions, RasterOptions
 from .rasterize import rasterize_with_options
-
-CAMERA_MODES = ("look_at", "look", "projection")
 
 
 class SoftRenderer(nn.Module):
-    """Differentiable mesh renderer with the official SoftRas defaults.
+    """Differentiable mesh renderer: lighting → camera → soft rasterizer.
+
+    Settings live in three option objects, as in PyTorch3D's renderer:
+    :class:`RasterOptions` (``raster``), :class:`CameraOptions` (``camera``) and
+    :class:`LightingOptions` (``lights``). Any of their fields may also be given as a
+    keyword, as may the official SoftRas renderer's names (``fill_back``, ``lighting``,
+    ``light_intensity_ambient``, ...)::
+
+        SoftRenderer(image_size=64, sigma=1e-4, viewing_angle=15, fill_back=True)
+        SoftRenderer(RasterOptions(image_size=64), CameraOptions(viewing_angle=15))
 
     Args:
-        image_size, background_color, near, far, eps, sigma, gamma, dist_func, dist_eps,
-            aggr_rgb, aggr_alpha, texture_type: rasterizer options (see ``RasterOptions``).
-        anti_aliasing: render at 2× and average-pool.
-        fill_back: back-facing faces also receive color (double-sided rendering).
-        camera_mode: ``look_at`` (eye looks at the origin), ``look`` (eye looks along
-            ``camera_direction``) or ``projection`` (3×4 matrix ``P``).
-        perspective, viewing_angle, viewing_scale: projection of look/look_at cameras.
-        eye: default camera position ((3,) or (B, 3)); set per call with ``eyes=`` or
+        raster, camera, lights: option objects (defaults: the official SoftRas ones, with
+            the renderer's default σ = 1e-5 and viewing angle 30°).
+        anti_aliasing: render at 2× and average-pool (``raster.image_size`` is the output).
+        eye: default camera position ((3,) or (B, 3)); per call with ``eyes=`` or
             :meth:`set_eyes_from_angles`.
-        light_intensity_ambient, light_intensity_directionals, light_color_ambient,
-            light_color_directionals, light_directions: Lambertian lighting; ``lighting=False``
-            disables it.
+        P, dist_coeffs: the 3×4 matrix (and distortion) of ``camera_mode='projection'``.
         backend: force ``reference`` / ``cpu`` / ``cuda`` (default: by device).
+        **settings: fields of the three option objects by name.
 
-    ``sigma`` and ``gamma`` are plain attributes and may be changed between calls
-    (training schedules anneal σ).
+    ``sigma``, ``gamma`` and ``texture_type`` may be assigned between calls (training
+    schedules anneal σ); ``raster``, ``camera`` and ``lights`` may be replaced whole.
     """
 
     def __init__(
         self,
-        image_size: int = 256,
-        background_color: Sequence[float] = (0.0, 0.0, 0.0),
-        near: float = 1.0,
-        far: float = 100.0,
+        raster: RasterOptions | None = None,
+        camera: CameraOptions | None = None,
+        lights: LightingOptions | None = None,
+        *,
         anti_aliasing: bool = False,
-        fill_back: bool = False,
-        eps: float = 1e-3,
-        sigma: float = 1e-5,
-        gamma: float = 1e-4,
-        dist_func: str = "euclidean",
-        dist_eps: float = 1e-4,
-        aggr_rgb: str = "softmax",
-        aggr_alpha: str = "prod",
-        texture_type: str = "surface",
-        camera_mode: str = "look_at",
-        perspective: bool = True,
-        viewing_angle: float = 30.0,
-        viewing_scale: float = 1.0,
         eye: Sequence[float] | torch.Tensor | None = None,
-        camera_direction: Sequence[float] = (0.0, 0.0, 1.0),
         P: torch.Tensor | None = None,
         dist_coeffs: torch.Tensor | None = None,
-        orig_size: int = 512,
-        lighting: bool = True,
-        light_intensity_ambient: float = 0.5,
-        light_intensity_directionals: float = 0.5,
-        light_color_ambient: Sequence[float] = (1.0, 1.0, 1.0),
-        light_color_directionals: Sequence[float] = (1.0, 1.0, 1.0),
-        light_directions: Sequence[float] = (0.0, 1.0, 0.0),
         backend: str | None = None,
+        **settings: Any,
     ) -> None:
         super().__init__()
-        if camera_mode not in CAMERA_MODES:
-            raise ValueError(f"camera_mode must be one of {CAMERA_MODES}, got {camera_mode!r}")
-        if camera_mode == "projection" and P is None:
+        groups = {"raster": raster or RasterOptions(), "camera": camera or CameraOptions(),
+                  "lights": lights or LightingOptions()}  # fmt: skip
+        chosen: dict[str, dict[str, Any]] = {k: {} for k in groups}
+        for key, value in settings.items():
+            name = SETTING_ALIASES.get(key, key)
+            owner = next((g for g, opts in groups.items() if name in _fields(opts)), None)
+            if owner is None:
+                known = sorted(set().union(*(_fields(o) for o in groups.values()), SETTING_ALIASES))
+                raise TypeError(f"SoftRenderer got an unknown setting {key!r}; known: {known}")
+            chosen[owner][name] = tuple(value) if isinstance(value, list) else value
+        self.raster: RasterOptions = replace(groups["raster"], **chosen["raster"])
+        self.camera: CameraOptions = replace(groups["camera"], **chosen["camera"])
+        self.lights: LightingOptions = replace(groups["lights"], **chosen["lights"])
+        if self.camera.camera_mode == "projection" and P is None:
             raise ValueError("camera_mode='projection' needs a 3x4 projection matrix P")
-        self.image_size = image_size
-        self.background_color = tuple(background_color)
-        self.near, self.far, self.eps = near, far, eps
-        self.sigma, self.gamma = sigma, gamma
-        self.dist_func, self.dist_eps = dist_func, dist_eps
-        self.aggr_rgb, self.aggr_alpha = aggr_rgb, aggr_alpha
-        self.texture_type = texture_type
-        self.anti_aliasing, self.fill_back = anti_aliasing, fill_back
-        self.camera_mode, self.perspective = camera_mode, perspective
-        self.viewing_angle, self.viewing_scale = viewing_angle, viewing_scale
+        self.anti_aliasing = anti_aliasing
         if eye is None:
-            eye = (0.0, 0.0, -cameras.default_eye_distance(viewing_angle))
+            eye = (0.0, 0.0, -cameras.default_eye_distance(self.camera.viewing_angle))
         self.eye = eye
-        self.camera_direction = tuple(camera_direction)
-        self.P, self.dist_coeffs, self.orig_size = P, dist_coeffs, orig_size
-        self.lighting = lighting
-        self.light_intensity_ambient = light_intensity_ambient
-        self.light_intensity_directionals = light_intensity_directionals
-        self.light_color_ambient = tuple(light_color_ambient)
-        self.light_color_directionals = tuple(light_color_directionals)
-        self.light_directions = tuple(light_directions)
+        self.P, self.dist_coeffs = P, dist_coeffs
         self.backend = backend
-        self.options()  # validate now rather than at the first render
+
+    # σ, γ and the texture type change during training or between calls: one-liners
+    @property
+    def sigma(self) -> float:
+        return self.raster.sigma
+
+    @sigma.setter
+    def sigma(self, value: float) -> None:
+        self.raster = replace(self.raster, sigma=value)
+
+    @property
+    def gamma(self) -> float:
+        return self.raster.gamma
+
+    @gamma.setter
+    def gamma(self, value: float) -> None:
+        self.raster = replace(self.raster, gamma=value)
+
+    @property
+    def texture_type(self) -> str:
+        return self.raster.texture_type
+
+    @texture_type.setter
+    def texture_type(self, value: str) -> None:
+        self.raster = replace(self.raster, texture_type=value)
+
+    @property
+    def image_size(self) -> int:
+        """Side of the output images."""
+        return self.raster.image_size
+
+    @property
+    def viewing_angle(self) -> float:
+        return self.camera.viewing_angle
 
     def options(self) -> RasterOptions:
-        """The rasterizer options for the current attribute values."""
-        return RasterOptions(
-            image_size=self.image_size * (2 if self.anti_aliasing else 1),
-            background_color=self.background_color,
-            near=self.near, far=self.far, eps=self.eps, sigma=self.sigma, gamma=self.gamma,
-            dist_func=self.dist_func, aggr_alpha=self.aggr_alpha, aggr_rgb=self.aggr_rgb,
-            dist_eps=self.dist_eps, texture_type=self.texture_type, double_side=self.fill_back,
-        )  # fmt: skip
+        """The rasterizer options of one call (twice the size when anti-aliasing)."""
+        if self.anti_aliasing:
+            return replace(self.raster, image_size=2 * self.raster.image_size)
+        return self.raster
 
     def set_eyes_from_angles(self, distances, elevations, azimuths) -> None:
         """Place the camera(s) by distance, elevation and azimuth (degrees, scalars or (B,))."""
@@ -117,16 +125,16 @@ class SoftRenderer(nn.Module):
 
     def transform(self, vertices: torch.Tensor, eyes=None) -> torch.Tensor:
         """World vertices (B, V, 3) → screen-space vertices (B, V, 3)."""
-        eye = self.eye if eyes is None else eyes
-        if self.camera_mode == "projection":
-            return cameras.projection(vertices, self.P, self.dist_coeffs, self.orig_size)
-        if self.camera_mode == "look_at":
+        eye, cam_opts = self.eye if eyes is None else eyes, self.camera
+        if cam_opts.camera_mode == "projection":
+            return cameras.projection(vertices, self.P, self.dist_coeffs, cam_opts.orig_size)
+        if cam_opts.camera_mode == "look_at":
             cam = cameras.look_at(vertices, eye)
         else:
-            cam = cameras.look(vertices, eye, self.camera_direction)
-        if self.perspective:
-            return cameras.perspective(cam, self.viewing_angle)
-        return cameras.orthographic(cam, self.viewing_scale)
+            cam = cameras.look(vertices, eye, cam_opts.camera_direction)
+        if cam_opts.perspective:
+            return cameras.perspective(cam, cam_opts.viewing_angle)
+        return cameras.orthographic(cam, cam_opts.viewing_scale)
 
     def forward(
         self,
@@ -155,15 +163,18 @@ class SoftRenderer(nn.Module):
                 face_textures = gather_face_vertices(textures, faces)
             else:
                 face_textures = textures
-            if self.lighting:
+            light = self.lights
+            if light.enabled:
                 world = gather_face_vertices(vertices, faces)
                 face_textures = lighting(
-                    world, face_textures,
-                    self.light_intensity_ambient, self.light_intensity_directionals,
-                    self.light_color_ambient, self.light_color_directionals,
-                    self.light_directions,
+                    world, face_textures, light.ambient_intensity, light.directional_intensity,
+                    light.ambient_color, light.directional_color, light.direction,
                 )  # fmt: skip
         screen = gather_face_vertices(self.transform(vertices, eyes), faces)
         return rasterize_with_options(
             screen, face_textures, self.options(), self.anti_aliasing, self.backend
         )
+
+
+def _fields(options: Any) -> set[str]:
+    return {f.name for f in fields(options)}
