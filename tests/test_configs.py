@@ -31,7 +31,11 @@ def test_every_experiment_composes_and_builds_model(experiment):
     if experiment != "smoke":  # keep the test fast: shrink the template and encoder
         model_cfg["net"]["decoder"]["template_subdivisions"] = 1
         model_cfg["net"]["decoder"]["hidden"] = [16]
-        model_cfg["net"]["encoder"].update(width=4, blocks=[1], out_dim=8)
+        enc = model_cfg["net"]["encoder"]
+        if enc["_target_"].endswith("ConvEncoder"):
+            enc.update(channels=[4], hidden=[8], out_dim=8)
+        else:
+            enc.update(width=4, blocks=[1], out_dim=8)
         if model_cfg["net"].get("color"):
             model_cfg["net"]["color"].update(sample_size=4, hidden=8)
     module = instantiate(model_cfg)
@@ -52,6 +56,33 @@ def test_paper_sil_has_the_public_code_settings():
     full = _compose("train", ["experiment=paper_full"])
     assert full.model.loss_weights.color > 0 and full.model.net.color is not None
     assert full.trainer.max_steps == 250000 and full.data.batch_size == 64
+
+
+def test_softras_sil_is_the_public_recipe():
+    import torch
+
+    from softrec.models import ConvEncoder
+
+    cfg = _compose("train", ["experiment=softras_sil"])
+    assert cfg.model.net.encoder._target_ == "softrec.models.ConvEncoder"
+    assert cfg.renderer.fill_back is True and cfg.renderer.aggr_rgb == "hard"
+    assert cfg.data.class_balanced is True and cfg.eval.split == "val"
+    assert list(cfg.model.net.decoder.hidden) == [1024, 2048]
+    assert cfg.model.net.decoder.template_radius == 0.5
+    paper = _compose("train", ["experiment=paper_sil"])
+    assert paper.model.net.encoder.width == 64 and list(paper.model.net.encoder.blocks) == [2] * 4
+    assert paper.data.class_balanced is True and paper.renderer.fill_back is True
+    cpu = _compose("train", ["experiment=paper_sil_cpu"])
+    assert cpu.model.net.encoder.width == 16 and cpu.renderer.fill_back is False
+    # the public encoder: conv 5x5/2 4→64→128→256 (+BN), FC 256·8·8→1024→1024→512
+    enc = ConvEncoder()
+    convs = [(4, 64), (64, 128), (128, 256)]
+    fcs = [(256 * 8 * 8, 1024), (1024, 1024), (1024, 512)]
+    expected = sum(i * o * 25 + o + 2 * o for i, o in convs) + sum(i * o + o for i, o in fcs)
+    assert sum(p.numel() for p in enc.parameters()) == expected
+    assert enc(torch.rand(2, 4, 64, 64)).shape == (2, 512)
+    with pytest.raises(ValueError, match="64, 64"):
+        enc(torch.rand(2, 4, 32, 32))
 
 
 def test_ddp_trainer_options():

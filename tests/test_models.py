@@ -143,3 +143,20 @@ def test_full_model_training_step_reaches_palette_through_renderer():
     assert module.sigma_at(1) == pytest.approx(1e-4) and module.sigma_at(2) == pytest.approx(3e-5)
     with pytest.raises(ValueError, match="unknown loss"):
         SoftRasModule(net, renderer, None, loss_weights={"chamfer": 1.0})
+
+
+def test_bf16_network_feeds_the_renderer_float32():
+    import softrec
+    from softrec.models import SoftRasModule
+
+    torch.manual_seed(0)
+    renderer = softrec.SoftRenderer(image_size=16, sigma=1e-4, viewing_angle=15)
+    module = SoftRasModule(tiny_net(), renderer, None, net_precision="bf16")
+    vertices, colors = module.run_net(torch.rand(2, 4, 32, 32))
+    assert vertices.dtype == torch.float32 and colors is None
+    full = SoftRasModule(tiny_net(), renderer, None)
+    full.net.load_state_dict(module.net.state_dict())
+    ref, _ = full.run_net(torch.rand(2, 4, 32, 32))
+    assert ref.dtype == torch.float32
+    with pytest.raises(ValueError, match="net_precision"):
+        SoftRasModule(tiny_net(), renderer, None, net_precision="fp8")

@@ -288,7 +288,7 @@ def test_mesh_helpers_and_obj_round_trip(tmp_path):
 def test_renderer_settings_are_carried_by_option_objects():
     from softrec.render import CameraOptions, LightingOptions, RasterOptions
 
-    flat = softrec.SoftRenderer(image_size=24, sigma=1e-4, viewing_angle=15, fill_back=True,
+    flat = softrec.SoftRenderer(image_size=24, sigma=1e-4, viewing_angle=15, double_side=True,
                                 lighting=False, light_directions=(0, 0, 1))  # fmt: skip
     grouped = softrec.SoftRenderer(RasterOptions(image_size=24, sigma=1e-4, double_side=True),
                                    CameraOptions(viewing_angle=15),
@@ -304,3 +304,36 @@ def test_renderer_settings_are_carried_by_option_objects():
         softrec.SoftRenderer(sigmaa=1e-4)
     with pytest.raises(ValueError, match="viewing_angle"):
         softrec.SoftRenderer(viewing_angle=120)
+
+
+def test_fill_back_draws_every_face_twice_like_the_official_renderer():
+    v, f = softrec.icosphere(1, 0.5)
+    v = v * torch.tensor([1.0, 0.2, 1.0])  # flat: soft edges where the doubling shows
+    opts = dict(image_size=32, sigma=1e-3, viewing_angle=15, dist_eps=1e-10)
+    eye = softrec.eye_from_angles(2.732, 30.0, 40.0)
+    tex = torch.rand(1, f.shape[0], 1, 3)
+    single = softrec.SoftRenderer(**opts)(v[None], f, tex, eyes=eye)
+    filled = softrec.SoftRenderer(**opts, fill_back=True)(v[None], f, tex, eyes=eye)
+    doubled = torch.cat([f, f.flip(-1)])
+    explicit = softrec.SoftRenderer(**opts)(v[None], doubled, torch.cat([tex, tex], 1), eyes=eye)
+    torch.testing.assert_close(filled, explicit)
+    a1, a2 = single[0, 3], filled[0, 3]
+    torch.testing.assert_close(a2, 1 - (1 - a1) ** 2, atol=1e-5, rtol=1e-4)  # counted twice
+    assert (a2 - a1).abs().max() > 0.05
+
+
+def test_finiteness_check_can_be_turned_off_for_sync_free_training():
+    from softrec.render import RasterOptions
+    from softrec.render.rasterize import rasterize_with_options
+
+    fv, _ = random_faces(batch=1, faces=3)
+    bad = fv.clone()
+    bad[0, 0, 0, 0] = float("nan")
+    checked = RasterOptions(image_size=8)
+    with pytest.raises(ValueError, match="NaN"):
+        rasterize_with_options(bad, None, checked)
+    unchecked = RasterOptions(image_size=8, check_finite=False)
+    out = rasterize_with_options(bad, None, unchecked, backend="reference")
+    assert out.shape == (1, 4, 8, 8)  # no error: the NaN shows up downstream instead
+    renderer = softrec.SoftRenderer(image_size=8, check_finite=False)
+    assert renderer.raster.check_finite is False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from .sampling import ResumableDataLoader, TwoViewBatchSampler
 
 #: Default batch of objects per training step (the public code's 64).
 DEFAULT_BATCH_SIZE = 64
+#: Upper bound of ``num_workers="auto"``: more processes than this only contend for I/O.
+MAX_AUTO_WORKERS = 8
 #: Evaluation batches hold (object, view) pairs; larger is cheaper per sample.
 DEFAULT_EVAL_BATCH_SIZE = 256
 
@@ -28,7 +31,9 @@ class ShapeNetDataModule(pl.LightningDataModule):
         root: directory of the split files.
         categories: synset ids or names (default all 13 present).
         batch_size: objects per training batch.
-        num_workers: DataLoader worker processes (each opens the file itself).
+        num_workers: DataLoader worker processes (each opens the file itself); ``"auto"``:
+            one per CPU core but one, at most 8.
+        prefetch_factor: batches each worker loads ahead (with workers).
         eval_batch_size: (object, view) pairs per evaluation batch.
         val_objects_per_category: validate on the first k objects of each category only
             (fixed subset, every view); ``None`` = all.
@@ -58,19 +63,27 @@ class ShapeNetDataModule(pl.LightningDataModule):
         root: str | Path,
         categories: Iterable[str] | str | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
-        num_workers: int = 2,
+        num_workers: int | str = 2,
         eval_batch_size: int = DEFAULT_EVAL_BATCH_SIZE,
         val_objects_per_category: int | None = None,
         seed: int = 0,
         class_balanced: bool = False,
         pin_memory: bool | None = None,
+        prefetch_factor: int = 2,
     ) -> None:
         super().__init__()
         for name, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if num_workers == "auto":
+            num_workers = min(MAX_AUTO_WORKERS, max(0, (os.cpu_count() or 1) - 1))
         if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
-            raise ValueError(f"num_workers must be an int >= 0, got {num_workers!r}")
+            raise ValueError(f"num_workers must be an int >= 0 or 'auto', got {num_workers!r}")
+        if isinstance(prefetch_factor, bool) or not isinstance(prefetch_factor, int) or (
+            prefetch_factor < 1
+        ):
+            raise ValueError(f"prefetch_factor must be an int >= 1, got {prefetch_factor!r}")
+        self.prefetch_factor = prefetch_factor
         self.root = Path(root)
         self.categories = None if categories is None else resolve_categories(categories)
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
@@ -121,10 +134,12 @@ class ShapeNetDataModule(pl.LightningDataModule):
             self.eval_dataset("test")
 
     def _loader_options(self) -> dict:
+        workers = self.num_workers > 0
         return {
             "num_workers": self.num_workers,
             "pin_memory": self.pin_memory,
-            "persistent_workers": self.num_workers > 0,
+            "persistent_workers": workers,
+            "prefetch_factor": self.prefetch_factor if workers else None,
             "collate_fn": collate_batch,
         }
 

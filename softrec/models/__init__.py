@@ -4,7 +4,7 @@ knows the dataset: cameras arrive with the batches, metrics are handed in."""
 
 from .color import ColorBranch
 from .decoder import MeshDecoder
-from .encoder import BasicBlock, ResNetEncoder
+from .encoder import BasicBlock, ConvEncoder, ResNetEncoder
 from .module import SoftRasModule, StepSchedule, step_factor
 from .net import ReconstructionNet
 from .paper_results import PAPER_COLUMNS, PAPER_IOU, PAPER_MEAN
@@ -12,6 +12,7 @@ from .paper_results import PAPER_COLUMNS, PAPER_IOU, PAPER_MEAN
 __all__ = [
     "BasicBlock",
     "ColorBranch",
+    "ConvEncoder",
     "MeshDecoder",
     "PAPER_COLUMNS",
     "PAPER_IOU",

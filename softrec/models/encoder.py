@@ -93,3 +93,49 @@ class ResNetEncoder(nn.Module):
             )
         x = self.stages(self.stem(images))
         return self.fc(self.pool(x).flatten(1))
+
+
+class ConvEncoder(nn.Module):
+    """The public SoftRas code's encoder: three 5×5 stride-2 convolutions with BatchNorm
+    and ReLU, then fully connected layers with ReLU (``docs/conventions.md`` §5).
+
+    (B, C, S, S) → (B, out_dim). With the defaults, 64×64 RGBA inputs pass through
+    64, 128 and 256 channels at 32², 16² and 8², then FC 256·8·8 → 1024 → 1024 → 512.
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 4,
+        channels: Sequence[int] = (64, 128, 256),
+        hidden: Sequence[int] = (1024, 1024),
+        out_dim: int = 512,
+        image_size: int = 64,
+    ) -> None:
+        super().__init__()
+        if not channels or any(int(c) <= 0 for c in channels) or out_dim <= 0:
+            raise ValueError(f"ConvEncoder needs positive channels and out_dim, got "
+                             f"channels={list(channels)}, out_dim={out_dim}")  # fmt: skip
+        self.in_channels, self.out_dim, self.image_size = in_channels, out_dim, image_size
+        convs: list[nn.Module] = []
+        ch, size = in_channels, image_size
+        for out_ch in channels:
+            convs += [nn.Conv2d(ch, int(out_ch), 5, 2, 2), nn.BatchNorm2d(int(out_ch)),
+                      nn.ReLU(inplace=True)]  # fmt: skip
+            ch, size = int(out_ch), (size + 1) // 2
+        self.convs = nn.Sequential(*convs)
+        fcs: list[nn.Module] = []
+        width = ch * size * size
+        for h in [*hidden, out_dim]:
+            fcs += [nn.Linear(width, int(h)), nn.ReLU(inplace=True)]
+            width = int(h)
+        self.fcs = nn.Sequential(*fcs)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, C, S, S) → (B, out_dim); S must be the ``image_size`` it was built for."""
+        if images.dim() != 4 or images.shape[1:] != (self.in_channels, self.image_size,
+                                                     self.image_size):  # fmt: skip
+            raise ValueError(
+                f"encoder expects (B, {self.in_channels}, {self.image_size}, {self.image_size}) "
+                f"images, got {tuple(images.shape)}"
+            )
+        return self.fcs(self.convs(images).flatten(1))

@@ -17,6 +17,9 @@ from ..mesh import face_to_vertex_colors
 from .net import ReconstructionNet
 
 LOSS_TERMS = ("iou", "laplacian", "flatten", "color")
+#: ``net_precision`` → autocast dtype of the network (``None``: float32, no autocast).
+#: (bf16 only: float16 would need loss scaling.)
+NET_PRECISIONS = {"32": None, "bf16": torch.bfloat16}
 #: TensorBoard tag of the training image grid; it names the columns. Each row is one
 #: sample: its view-a input, the target mask, then the predicted silhouettes of mesh A
 #: (from this input) and mesh B (from the sample's other view) rendered in views a and b.
@@ -64,6 +67,11 @@ class SoftRasModule(pl.LightningModule):
             ``None`` logs no validation metric.
         log_images_every_n_steps: image grid + mesh to TensorBoard (0 disables).
         num_logged_samples: rows of the image grid.
+        net_precision: ``32`` (float32) or ``bf16``: autocast of the encoder and decoder;
+            the renderer and the losses always run in float32.
+        compile_net: ``torch.compile`` the network (the renderer's custom op stays eager).
+        finite_check_every_n_steps: raise on a non-finite loss, checked every n steps
+            (each check waits for the device; the GPU presets check every 100 steps).
     """
 
     def __init__(
@@ -76,6 +84,9 @@ class SoftRasModule(pl.LightningModule):
         val_metric: nn.Module | None = None,
         log_images_every_n_steps: int = 500,
         num_logged_samples: int = 4,
+        net_precision: str | int = "32",
+        compile_net: bool = False,
+        finite_check_every_n_steps: int = 1,
     ) -> None:
         super().__init__()
         # plain containers (not DictConfig) so checkpoints load with weights_only=True
@@ -103,6 +114,21 @@ class SoftRasModule(pl.LightningModule):
         self.laplacian_loss = LaplacianLoss(nv, net.faces)
         self.flatten_loss = FlattenLoss(net.faces)
         self.run_config: dict[str, Any] | None = None  # set by train.py; saved in checkpoints
+        if str(net_precision) not in NET_PRECISIONS:
+            raise ValueError(f"net_precision must be one of {list(NET_PRECISIONS)}, "
+                             f"got {net_precision!r}")  # fmt: skip
+        self.net_dtype = NET_PRECISIONS[str(net_precision)]
+        if int(finite_check_every_n_steps) < 1:
+            raise ValueError("finite_check_every_n_steps must be >= 1")
+        self.finite_check_every_n_steps = int(finite_check_every_n_steps)
+        # compiled forward kept outside the module tree: checkpoints keep the plain keys
+        self.__dict__["_net_forward"] = torch.compile(net) if compile_net else net
+
+    def run_net(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The network on ``images`` with the configured precision (float32 outputs)."""
+        with torch.autocast(self.device.type, dtype=self.net_dtype or torch.float32,
+                            enabled=self.net_dtype is not None):  # fmt: skip
+            return self.__dict__["_net_forward"](images)
 
     # ---------------------------------------------------------------- schedules
     def sigma_at(self, step: int) -> float:
@@ -150,7 +176,7 @@ class SoftRasModule(pl.LightningModule):
         colors (2B, F, 3) | None)``.
         """
         ia, ib = batch["images_a"], batch["images_b"]
-        vertices, colors = self.net(torch.cat([ia, ib]))
+        vertices, colors = self.run_net(torch.cat([ia, ib]))
         renders = self.render_views(vertices, colors, batch["eye_a"], batch["eye_b"])
         if renders.shape[-1] != ia.shape[-1]:  # renderer smaller than the data: area-resize
             ia = nn.functional.adaptive_avg_pool2d(ia, renders.shape[-1])
@@ -179,7 +205,9 @@ class SoftRasModule(pl.LightningModule):
         if every and self.global_step % every == 0 and self.global_rank == 0:
             self._log_visuals(batch, renders.detach(), vertices.detach(),
                               None if colors is None else colors.detach())  # fmt: skip
-        if not torch.isfinite(terms["loss"]):
+        if self.global_step % self.finite_check_every_n_steps == 0 and not bool(
+            torch.isfinite(terms["loss"])
+        ):
             raise FloatingPointError(f"non-finite loss at step {self.global_step}: {terms}")
         return terms["loss"]
 
@@ -231,7 +259,7 @@ class SoftRasModule(pl.LightningModule):
     # ---------------------------------------------------------------- validation
     def validation_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> None:
         if self.val_metric is not None:
-            vertices, _ = self.net(batch["images"])
+            vertices, _ = self.run_net(batch["images"])
             self.val_metric.update(vertices, self.net.faces, batch["voxels"], batch["class_id"])
 
     def on_validation_epoch_end(self) -> None:

@@ -9,7 +9,6 @@ from torch import nn
 
 from .color import ColorBranch
 from .decoder import MeshDecoder
-from .encoder import ResNetEncoder
 
 
 class ReconstructionNet(nn.Module):
@@ -28,7 +27,7 @@ class ReconstructionNet(nn.Module):
 
     def __init__(
         self,
-        encoder: ResNetEncoder,
+        encoder: nn.Module,
         decoder: MeshDecoder | Callable[..., MeshDecoder],
         color: ColorBranch | Callable[..., ColorBranch] | None = None,
     ) -> None:
@@ -50,8 +49,11 @@ class ReconstructionNet(nn.Module):
         return self.decoder.faces
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(B, 4, S, S) → (B, V, 3) vertices and (B, F, 3) colors (or ``None``)."""
+        """(B, 4, S, S) → (B, V, 3) vertices and (B, F, 3) colors (or ``None``).
+
+        Under autocast the layers may run in reduced precision; vertices and colors are
+        returned in float32, which the rasterizer needs."""
         feats = self.encoder(images)
-        vertices = self.decoder(feats)
-        colors = self.color(feats, images) if self.color is not None else None
+        vertices = self.decoder(feats).float()
+        colors = self.color(feats, images).float() if self.color is not None else None
         return vertices, colors

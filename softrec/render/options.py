@@ -28,7 +28,10 @@ class RasterOptions:
         aggr_rgb: ``softmax`` over normalized inverse depth, or ``hard`` (z-buffer).
         dist_eps: probability below which a pixel–face pair is culled.
         texture_type: ``surface`` (R×R per-face atlas, T = R²) or ``vertex`` (T = 3).
-        double_side: back-facing faces also contribute color (``fill_back``).
+        double_side: back-facing faces also contribute color.
+        check_finite: refuse NaN/infinite inputs with a clear error. The check reads a
+            flag back from the device, a host–device synchronization per call: GPU
+            training turns it off (bad values then surface as a non-finite loss).
     """
 
     image_size: int = 256
@@ -44,6 +47,7 @@ class RasterOptions:
     dist_eps: float = 1e-4
     texture_type: str = "surface"
     double_side: bool = False
+    check_finite: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.image_size, int) or isinstance(self.image_size, bool):
@@ -143,7 +147,6 @@ class LightingOptions:
 
 #: The official renderer's keyword names that differ from the option fields.
 SETTING_ALIASES = {
-    "fill_back": "double_side",
     "lighting": "enabled",
     "light_intensity_ambient": "ambient_intensity",
     "light_intensity_directionals": "directional_intensity",

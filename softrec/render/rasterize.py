@@ -54,7 +54,7 @@ def _validate(face_vertices: torch.Tensor, face_textures: torch.Tensor | None, o
         raise ValueError("face_vertices has an empty batch (B = 0)")
     if face_vertices.shape[1] == 0:
         raise ValueError("face_vertices has no faces (F = 0): cannot render an empty mesh")
-    if not bool(torch.isfinite(face_vertices).all()):
+    if opts.check_finite and not bool(torch.isfinite(face_vertices).all()):
         raise ValueError("face_vertices contains NaN or infinite values")
     if face_textures is None:
         return
@@ -83,7 +83,7 @@ def _validate(face_vertices: torch.Tensor, face_textures: torch.Tensor | None, o
         raise ValueError(f"texture_type='vertex' needs T = 3 colors per face, got T = {t}")
     if opts.texture_type == "surface" and (t < 1 or int(round(t**0.5)) ** 2 != t):
         raise ValueError(f"texture_type='surface' needs T = R*R texels per face, got T = {t}")
-    if not bool(torch.isfinite(face_textures).all()):
+    if opts.check_finite and not bool(torch.isfinite(face_textures).all()):
         raise ValueError("face_textures contains NaN or infinite values")
 
 

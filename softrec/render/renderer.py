@@ -23,7 +23,7 @@ class SoftRenderer(nn.Module):
     Settings live in three option objects, as in PyTorch3D's renderer:
     :class:`RasterOptions` (``raster``), :class:`CameraOptions` (``camera``) and
     :class:`LightingOptions` (``lights``). Any of their fields may also be given as a
-    keyword, as may the official SoftRas renderer's names (``fill_back``, ``lighting``,
+    keyword, as may the official SoftRas renderer's names (``lighting``,
     ``light_intensity_ambient``, ...)::
 
         SoftRenderer(image_size=64, sigma=1e-4, viewing_angle=15, fill_back=True)
@@ -33,6 +33,10 @@ class SoftRenderer(nn.Module):
         raster, camera, lights: option objects (defaults: the official SoftRas ones, with
             the renderer's default σ = 1e-5 and viewing angle 30°).
         anti_aliasing: render at 2× and average-pool (``raster.image_size`` is the output).
+        fill_back: also draw every face with reversed winding, as the official renderer's
+            ``fill_back`` does: back faces receive color, and every face counts twice in
+            the silhouette (with ``prod``: ``1 − Π(1 − D)²``). ``double_side`` gives the
+            color part alone, at the cost of one face.
         eye: default camera position ((3,) or (B, 3)); per call with ``eyes=`` or
             :meth:`set_eyes_from_angles`.
         P, dist_coeffs: the 3×4 matrix (and distortion) of ``camera_mode='projection'``.
@@ -50,6 +54,7 @@ class SoftRenderer(nn.Module):
         lights: LightingOptions | None = None,
         *,
         anti_aliasing: bool = False,
+        fill_back: bool = False,
         eye: Sequence[float] | torch.Tensor | None = None,
         P: torch.Tensor | None = None,
         dist_coeffs: torch.Tensor | None = None,
@@ -72,7 +77,7 @@ class SoftRenderer(nn.Module):
         self.lights: LightingOptions = replace(groups["lights"], **chosen["lights"])
         if self.camera.camera_mode == "projection" and P is None:
             raise ValueError("camera_mode='projection' needs a 3x4 projection matrix P")
-        self.anti_aliasing = anti_aliasing
+        self.anti_aliasing, self.fill_back = anti_aliasing, fill_back
         if eye is None:
             eye = (0.0, 0.0, -cameras.default_eye_distance(self.camera.viewing_angle))
         self.eye = eye
@@ -157,6 +162,13 @@ class SoftRenderer(nn.Module):
         if faces.numel() == 0:
             raise ValueError("faces is empty: cannot render a mesh without faces")
         faces = check_mesh(vertices, faces)
+        if self.fill_back:
+            if textures is not None and self.texture_type == "surface" and textures.shape[2] > 1:
+                raise ValueError("fill_back supports vertex colors and one color per face "
+                                 "(T = 1); use double_side=True for R×R texture atlases")
+            if textures is not None and textures.dim() == 4:
+                textures = torch.cat([textures, textures], dim=1)
+            faces = torch.cat([faces, faces.flip(-1)], dim=-2)
         face_textures = None
         if textures is not None:
             if self.texture_type == "vertex" and textures.dim() == 3:
