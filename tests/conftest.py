@@ -13,6 +13,8 @@ from hydra.core.global_hydra import GlobalHydra
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
+#: Third-party meshes and images beside the checkout (tests that need them skip without).
+SHARED_MESHES = ROOT.parent / "shared" / "meshes"
 #: Categories and sizes of the smoke experiment's synthetic set (configs/experiment/smoke).
 SMOKE_CATEGORIES = ["airplane", "car", "chair"]
 SMOKE_SIZES = {"n_train": 2, "n_val": 1, "n_test": 1}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-from pathlib import Path
 
 import pytest
 import torch
@@ -18,7 +17,6 @@ from softrec.tasks.errors import ConfigError
 from softrec.tasks.evaluation import evaluate
 from tests.conftest import compose_config
 
-ROOT = Path(__file__).resolve().parents[1]
 CATS = ["car", "airplane", "chair"]  # deliberately not in paper order
 
 

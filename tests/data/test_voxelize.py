@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,8 +12,9 @@ import trimesh
 from softrec import icosphere
 from softrec.data import from_dataset_layout, to_dataset_layout, voxel_iou, voxelize
 from softrec.data.conventions import voxel_index_scale
+from tests.conftest import SHARED_MESHES
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "meshes"
+SHARED = SHARED_MESHES
 R = 32
 SCALE, OFFSET = voxel_index_scale(R)
 
@@ -174,4 +174,5 @@ def test_voxel_iou_values():
     a[1, 0] = True
     b[1, 0] = True
     iou = voxel_iou(a, b)
-    assert torch.allclose(iou, torch.tensor([1 / 3, 1.0, 1.0]))
+    assert iou.dtype == torch.float64
+    assert torch.allclose(iou, torch.tensor([1 / 3, 1.0, 1.0], dtype=torch.float64))

@@ -7,8 +7,6 @@ a generated object lies.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -17,10 +15,11 @@ from scipy import ndimage
 
 from softrec.data import CATEGORIES
 from softrec.data.synthetic import generate_object, object_rng, render_views
+from tests.conftest import SHARED_MESHES
 
 NAME_TO_SYNSET = {name: synset for synset, name, _ in CATEGORIES}
 #: Real 64×64 RGBA inputs from the release (view 3), kept outside the repository.
-SHARED_MESHES = Path(__file__).resolve().parents[1].parent / "shared" / "meshes"
+
 #: Half a turn about y: the object facing the opposite way.
 TURN = np.array([-1.0, 1.0, -1.0], dtype=np.float32)
 REAL_VIEW = 3
