@@ -127,6 +127,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     check_camera(dm, model.renderer)
     model.run_config = OmegaConf.to_container(cfg, resolve=True)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
+    if not cfg.trainer.get("enable_progress_bar", True):
+        callbacks = [c for c in callbacks if not isinstance(c, pl.callbacks.ProgressBar)]
     interrupt = GracefulInterrupt(_checkpoint_dir(cfg) / "last.ckpt")
     loggers = _instantiate_loggers(cfg, resume_step)
     trainer = instantiate(

@@ -284,3 +284,13 @@ def test_own_damaged_file_is_regenerated_with_a_message(tmp_path, smoke_data, sm
     assert _sha(folder / "train.h5") == original  # the generator is deterministic
     with h5py.File(folder / "val.h5") as f:  # intact files are left alone
         assert f.attrs["synthetic_seed"] == 0
+
+
+def test_progress_bar_counts_steps_of_the_run(tmp_path, smoke_data):
+    proc = run_py("train.py", *smoke_args(tmp_path / "run", f"data.root={smoke_data}",
+                  "trainer.enable_progress_bar=true", "trainer.max_steps=5", "evaluate=false"),
+                  cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    frames = proc.stdout.replace("\r", "\n")
+    assert "train steps: 100%" in frames and " 5/5 [" in frames
+    assert "Epoch " not in frames  # the smoke set has 3 batches an epoch: 2 epochs ran
