@@ -34,6 +34,20 @@ def flatten_dict(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def build(node: Any, key: str, **kwargs: Any) -> Any:
+    """``hydra.utils.instantiate(node, **kwargs)``; a failure caused by the settings becomes
+    a :class:`ConfigError` naming the config key and the reason on one line."""
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+
+    try:
+        return instantiate(node, **kwargs)
+    except InstantiationException as exc:
+        cause = exc.__cause__ or exc
+        reason = (str(cause).strip().splitlines() or [""])[0]
+        raise ConfigError(f"{key}: {type(cause).__name__}: {reason}") from exc
+
+
 def build_datamodule(data_cfg: Any, create: bool = True) -> Any:
     """Instantiate the data module of a ``data`` config group.
 

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from .common import build_datamodule, flatten_dict, plain
+from .common import build, build_datamodule, flatten_dict, plain
 from .errors import ConfigError, TrainingInterrupted
 from .evaluation import evaluate_from_config
 
@@ -39,13 +39,13 @@ def checkpoint_step(path: str | Path) -> int:
 
 
 def _instantiate_loggers(cfg: DictConfig, resume_step: int | None) -> list[Any]:
-    from hydra.utils import get_class, instantiate
+    from hydra.utils import get_class
     from pytorch_lightning.loggers import TensorBoardLogger
 
     from .loggers import ResumableCSVLogger
 
     loggers = []
-    for c in (cfg.get("logger") or {}).values():
+    for key, c in (cfg.get("logger") or {}).items():
         if not c:
             continue
         extra = {}
@@ -54,7 +54,7 @@ def _instantiate_loggers(cfg: DictConfig, resume_step: int | None) -> list[Any]:
         ):
             # records past the checkpoint's step (logged before a kill) are superseded
             extra["purge_step"] = resume_step
-        loggers.append(instantiate(c, **extra))
+        loggers.append(build(c, f"logger.{key}", **extra))
     return loggers
 
 
@@ -86,6 +86,14 @@ def _resume_command(ckpt: str) -> str:
     return " ".join(["python train.py", *overrides, f"ckpt_path={ckpt}"])
 
 
+def check_optimizer(model: Any) -> None:
+    """Build the optimizer once now, so that bad settings fail before training starts."""
+    try:
+        model.configure_optimizers()
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"model.optimizer: {type(exc).__name__}: {exc}") from exc
+
+
 def check_camera(datamodule: Any, renderer: Any) -> None:
     """The renderer must use the camera the dataset's images were rendered with (the
     data module's ``viewing_angle``); eye positions arrive with each batch."""
@@ -113,7 +121,6 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     :class:`TrainingInterrupted` after SIGINT/SIGTERM (a resumable ``last.ckpt`` saved).
     """
     import pytorch_lightning as pl
-    from hydra.utils import instantiate
 
     from .callbacks import AtomicCheckpointIO, GracefulInterrupt
 
@@ -123,16 +130,17 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     t0 = time.time()
     out_dir = Path(str(cfg.paths.output_dir))
     dm = build_datamodule(cfg.data)
-    model = instantiate(cfg.model)
+    model = build(cfg.model, "model")
     check_camera(dm, model.renderer)
+    check_optimizer(model)
     model.run_config = OmegaConf.to_container(cfg, resolve=True)
-    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
+    callbacks = [build(c, f"callbacks.{k}") for k, c in (cfg.get("callbacks") or {}).items() if c]
     if not cfg.trainer.get("enable_progress_bar", True):
         callbacks = [c for c in callbacks if not isinstance(c, pl.callbacks.ProgressBar)]
     interrupt = GracefulInterrupt(_checkpoint_dir(cfg) / "last.ckpt")
     loggers = _instantiate_loggers(cfg, resume_step)
-    trainer = instantiate(
-        cfg.trainer, callbacks=[*callbacks, interrupt], logger=loggers or False,
+    trainer = build(
+        cfg.trainer, "trainer", callbacks=[*callbacks, interrupt], logger=loggers or False,
         plugins=[AtomicCheckpointIO()],
     )  # fmt: skip
     if trainer.global_rank == 0:

@@ -126,6 +126,9 @@ def test_ddp_two_cpu_processes(tmp_path, smoke_run):
         ("evaluate.py", [], "ckpt_path is required"),
         ("train.py", ["experiment=smoke", "renderer.viewing_angle=30"],
          "renderer.viewing_angle=30 but the data were rendered"),
+        ("train.py", ["experiment=smoke", "trainer.max_steps=-5"], "trainer: "),
+        ("train.py", ["experiment=smoke", "model.optimizer.lr=abc"], "model.optimizer: "),
+        ("train.py", ["experiment=smoke", "model.net.decoder.hidden=[-3]"], "model: "),
     ],
 )
 def test_bad_overrides_fail_with_one_line(tmp_path, script, overrides, message):
