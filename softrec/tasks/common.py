@@ -83,11 +83,8 @@ def resolve_device(device: str | None) -> torch.device:
     return torch.device(device)
 
 
-def load_module(ckpt_path: str | os.PathLike, map_location: str = "cpu") -> tuple[Any, dict]:
-    """Rebuild the trained :class:`~softrec.models.SoftRasModule` from a checkpoint
-    written by ``train.py``: ``(module in eval mode, checkpoint dict)``."""
-    from hydra.utils import instantiate
-
+def read_checkpoint(ckpt_path: str | os.PathLike, map_location: str = "cpu") -> dict:
+    """A checkpoint's contents; a missing or unreadable file is a :class:`ConfigError`."""
     path = Path(ckpt_path)
     if not path.is_file():
         raise ConfigError(f"checkpoint not found: {path}")
@@ -95,7 +92,19 @@ def load_module(ckpt_path: str | os.PathLike, map_location: str = "cpu") -> tupl
         ckpt = torch.load(path, map_location=map_location, weights_only=False)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is a user error here
         raise ConfigError(f"cannot read checkpoint {path}: {type(exc).__name__}: {exc}") from exc
-    cfg = ckpt.get("softrec_config") if isinstance(ckpt, dict) else None
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
+        raise ConfigError(f"{path} is not a training checkpoint (no state_dict)")
+    return ckpt
+
+
+def load_module(ckpt_path: str | os.PathLike, map_location: str = "cpu") -> tuple[Any, dict]:
+    """Rebuild the trained :class:`~softrec.models.SoftRasModule` from a checkpoint
+    written by ``train.py``: ``(module in eval mode, checkpoint dict)``."""
+    from hydra.utils import instantiate
+
+    path = Path(ckpt_path)
+    ckpt = read_checkpoint(path, map_location)
+    cfg = ckpt.get("softrec_config")
     if not cfg or "model" not in cfg:
         raise ConfigError(f"{path} has no softrec config: was it written by train.py?")
     module = instantiate(cfg["model"])

@@ -14,28 +14,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-import torch
 from omegaconf import DictConfig, OmegaConf
 
-from .common import build, build_datamodule, flatten_dict, plain
+from .common import build, build_datamodule, flatten_dict, plain, read_checkpoint
 from .errors import ConfigError, TrainingInterrupted
 from .evaluation import evaluate_from_config
 
 log = logging.getLogger(__name__)
 #: Metrics shown beside the hyper-parameters in TensorBoard's HParams tab.
 HPARAM_METRICS = ("val/iou_mean", "eval/iou_mean")
-
-
-def checkpoint_step(path: str | Path) -> int:
-    """The global step stored in a Lightning checkpoint (a ``ConfigError`` if unreadable)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"checkpoint not found: {path}")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
-        return int(ckpt["global_step"])
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is a user error here
-        raise ConfigError(f"cannot read checkpoint {path}: {type(exc).__name__}: {exc}") from exc
 
 
 def _instantiate_loggers(cfg: DictConfig, resume_step: int | None) -> list[Any]:
@@ -125,7 +112,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     from .callbacks import AtomicCheckpointIO, GracefulInterrupt
 
     ckpt_path = cfg.get("ckpt_path")
-    resume_step = checkpoint_step(ckpt_path) if ckpt_path else None
+    resume_step = int(read_checkpoint(ckpt_path).get("global_step", 0)) if ckpt_path else None
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
     t0 = time.time()
     out_dir = Path(str(cfg.paths.output_dir))
