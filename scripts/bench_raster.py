@@ -106,11 +106,14 @@ def build_cpu_at(rev: str):
         [*git, "ls-tree", "-r", "--name-only", short, "softrec/csrc/common", "softrec/csrc/cpu"],
         check=True, capture_output=True, text=True,
     ).stdout.split()  # fmt: skip
-    out = Path(tempfile.mkdtemp(prefix=f"softrec_{short}_"))
+    # a fixed folder whose files keep their times: the cached build is reused next run
+    out = Path(tempfile.gettempdir()) / f"softrec_sources_{short}"
     for name in names:
         blob = subprocess.run([*git, "show", f"{short}:{name}"], check=True, capture_output=True)
-        (out / name).parent.mkdir(parents=True, exist_ok=True)
-        (out / name).write_bytes(blob.stdout)
+        path = out / name
+        if not path.exists() or path.read_bytes() != blob.stdout:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(blob.stdout)
     csrc = out / "softrec" / "csrc"
     module = _ext.build_extension(
         f"softrec_raster_cpu_at_{short}",
