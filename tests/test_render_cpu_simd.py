@@ -133,3 +133,29 @@ def test_vector_path_training_workload(level, batch):
     ref_out, (ref_g,) = _run(fv, None, 0, up, **kw)
     torch.testing.assert_close(out, ref_out, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(g, ref_g, rtol=1e-3, atol=1e-4 * float(ref_g.abs().max()))
+
+
+@pytest.mark.parametrize("level", LEVELS, ids=lambda v: NAMES[v])
+def test_backward_after_the_settings_changed(level):
+    """The forward keeps D for the backward; a backward run with another instruction set or
+    thread count must not replay it blindly."""
+    module = _module()
+    fv = sphere_screen_faces(batch=2, subdivisions=2)
+    kw = dict(image_size=24, sigma=1e-4, dist_eps=1e-10, backend="cpu")
+    up = torch.rand(2, 4, 24, 24, generator=torch.Generator().manual_seed(9))
+    _, (want,) = _run(fv, None, 0, up, **{k: v for k, v in kw.items() if k != "backend"})
+    threads = torch.get_num_threads()
+    for other_level, other_threads in ((level, 1), (3 - level if 2 in LEVELS else 0, threads)):
+        x = fv.clone().requires_grad_()
+        module.set_max_simd_level(level)
+        try:
+            out = soft_rasterize(x, None, **kw)
+            module.set_max_simd_level(other_level)
+            torch.set_num_threads(other_threads)
+            (g,) = torch.autograd.grad((out * up).sum(), [x])
+        finally:
+            module.set_max_simd_level(2)
+            torch.set_num_threads(threads)
+        torch.testing.assert_close(g, want, rtol=1e-3, atol=1e-4 * float(want.abs().max()))
+    with torch.no_grad():  # no state kept: the same image
+        torch.testing.assert_close(soft_rasterize(fv.requires_grad_(), None, **kw), out.detach())
