@@ -115,6 +115,9 @@ def build_cpu_at(rev: str):
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(blob.stdout)
     csrc = out / "softrec" / "csrc"
+    # its option list may be shorter: entries appended since are dropped for it
+    enum = (csrc / "common" / "soft_raster_params.h").read_text().split("enum IParam {")[1]
+    n_iparams = len(enum.split("IP_COUNT")[0].split(","))
     module = _ext.build_extension(
         f"softrec_raster_cpu_at_{short}",
         [csrc / "cpu" / "soft_raster_cpu.cpp"],
@@ -123,7 +126,21 @@ def build_cpu_at(rev: str):
         extra_cflags=_ext._CPU_CFLAGS,
         extra_ldflags=["-fopenmp"],
     )
-    return short, module
+    return short, _TrimmedOptions(module, n_iparams - 1)
+
+
+class _TrimmedOptions:
+    """A kernel module called with only the first ``n`` integer options."""
+
+    def __init__(self, module, n: int):
+        self.module, self.n = module, n
+
+    def forward(self, fv, tex, fparams, iparams):
+        return self.module.forward(fv, tex, fparams, iparams[: self.n])
+
+    def backward(self, *args):
+        *rest, fparams, iparams = args
+        return self.module.backward(*rest, fparams, iparams[: self.n])
 
 
 @contextlib.contextmanager
