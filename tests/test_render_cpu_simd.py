@@ -159,3 +159,14 @@ def test_backward_after_the_settings_changed(level):
         torch.testing.assert_close(g, want, rtol=1e-3, atol=1e-4 * float(want.abs().max()))
     with torch.no_grad():  # no state kept: the same image
         torch.testing.assert_close(soft_rasterize(fv.requires_grad_(), None, **kw), out.detach())
+
+
+def test_cpu_backend_is_deterministic():
+    """Threads take work items dynamically; every item writes only its own outputs."""
+    fv = sphere_screen_faces(batch=9, subdivisions=2)
+    up = torch.rand(9, 4, 32, 32, generator=torch.Generator().manual_seed(5))
+    kw = dict(image_size=32, sigma=1e-4, dist_eps=1e-10)
+    first = _run(fv, None, 2, up, **kw)
+    for _ in range(3):
+        again = _run(fv, None, 2, up, **kw)
+        assert torch.equal(again[0], first[0]) and torch.equal(again[1][0], first[1][0])

@@ -122,12 +122,16 @@ int bands_for(int64_t B, int S) {
     return int(std::max<int64_t>(1, std::min<int64_t>(want, S)));
 }
 
-// Calls fn(b, r0, r1) for each (image, band of rows [r0, r1)) work item, in parallel.
+// Calls fn(b, band, r0, r1) for each (image, band of rows [r0, r1)) work item, in parallel.
+// Threads take the next item as they finish one (images differ in cost); each item writes
+// only its own outputs, so which thread runs it does not change any result.
 template <typename Fn>
 void for_each_band(int64_t B, int S, int bands, Fn fn) {
     const int rows = (S + bands - 1) / bands;
-    at::parallel_for(0, B * bands, 1, [&](int64_t w0, int64_t w1) {
-        for (int64_t w = w0; w < w1; ++w) {
+    const int64_t n = B * bands;
+    std::atomic<int64_t> next{0};
+    at::parallel_for(0, std::min<int64_t>(n, at::get_num_threads()), 1, [&](int64_t, int64_t) {
+        for (int64_t w = next++; w < n; w = next++) {
             const int64_t b = w / bands;
             const int band = int(w % bands);
             const int r0 = band * rows, r1 = std::min(S, r0 + rows);
