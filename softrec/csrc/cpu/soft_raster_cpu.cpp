@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <type_traits>
 #include <vector>
 
@@ -254,6 +255,49 @@ bool keeps_d(const Params<float>& P) {
     return !P.has_color && P.aggr_alpha == softrec::ALPHA_PROD && P.dist_func != softrec::DIST_HARD;
 }
 
+// Buffers for D, recycled between calls: fresh pages each cost a fault and a kernel zeroing,
+// measured at 10-15 % of a training step (B = 256). Keeps at most kMaxFloats in reserve.
+class BufferPool {
+  public:
+    using Buffer = std::vector<float>;
+    Buffer take() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (free_.empty()) return {};
+        Buffer b = std::move(free_.back());
+        free_.pop_back();
+        held_ -= b.capacity();
+        return b;
+    }
+    void give(Buffer&& b) {
+        b.clear();
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (held_ + b.capacity() > kMaxFloats) return;
+        held_ += b.capacity();
+        free_.push_back(std::move(b));
+    }
+
+  private:
+    static constexpr size_t kMaxFloats = size_t(1) << 26;  // 256 MB
+    std::mutex mutex_;
+    std::vector<Buffer> free_;
+    size_t held_ = 0;
+};
+
+BufferPool& d_pool() {
+    static BufferPool* pool = new BufferPool;  // never destroyed: tensors may outlive statics
+    return *pool;
+}
+
+// One buffer of D values per (image, band), returned to the pool when the last tensor
+// viewing them is gone.
+struct DStreams {
+    std::vector<std::vector<float>> items;
+    explicit DStreams(int64_t n) : items(n) {}
+    ~DStreams() {
+        for (auto& d : items) d_pool().give(std::move(d));
+    }
+};
+
 // Forward of the vector path (float32), same bands and outputs as the scalar path.
 // With for_backward, returns the state the backward replays: (band count, instruction
 // set), then one tensor of D values per (image, band).
@@ -264,9 +308,8 @@ std::vector<at::Tensor> forward_vec(int level, const at::Tensor& fv, const at::T
     const int S = params.S;
     const VecLayout lay(S, level);
     const int bands = bands_for(B, S);
-    using Streams = std::vector<std::vector<float>>;
-    std::shared_ptr<Streams> streams;
-    if (for_backward && keeps_d(params)) streams = std::make_shared<Streams>(B * bands);
+    std::shared_ptr<DStreams> streams;
+    if (for_backward && keeps_d(params)) streams = std::make_shared<DStreams>(B * bands);
     const float* fvp = fv.data_ptr<float>();
     const float* texp = params.has_color ? tex.data_ptr<float>() : nullptr;
     float* img = image.data_ptr<float>();
@@ -289,7 +332,8 @@ std::vector<at::Tensor> forward_vec(int level, const at::Tensor& fv, const at::T
         sc.acc2 = acc2.data();
         sc.cacc = cacc.data();
         if (streams) {
-            sc.d_out = &(*streams)[b * bands + band];
+            sc.d_out = &streams->items[b * bands + band];
+            *sc.d_out = d_pool().take();
             sc.d_out->reserve(size_t(P.F) * 64);
         }
         const softrec::cpu::BandIO io{fvp + b * P.F * 9,
@@ -317,7 +361,7 @@ std::vector<at::Tensor> forward_vec(int level, const at::Tensor& fv, const at::T
     });
     if (!streams) return {};
     std::vector<at::Tensor> state{at::tensor({int64_t(bands), int64_t(level)}, at::kLong)};
-    for (auto& d : *streams)  // no copy: each tensor keeps the buffers alive
+    for (auto& d : streams->items)  // no copy: each tensor keeps the buffers alive
         state.push_back(at::from_blob(d.data(), {int64_t(d.size())}, [streams](void*) {},
                                       at::TensorOptions().dtype(at::kFloat)));
     return state;
