@@ -5,12 +5,14 @@
 // (the pixels it can reach: REFERENCE §1 culling), accumulating into per-pixel state.
 // That is tile binning with the bins built implicitly: a face lands in the bands it
 // overlaps. The backward pass re-walks the same bands; every work item writes gradients
-// into its own slice of a (B, bands, F, ...) buffer, summed afterwards, so no atomics are
-// needed and results are deterministic.
+// into its own slice of a (B, bands, F, ...) buffer, summed afterwards, so no atomic adds
+// are needed and results are deterministic.
 //
-// float32 runs the vector path (soft_raster_cpu_simd.inc): the same walk, W pixels of a
-// row per step (8 with AVX2 + FMA, 4 with SSE2), chosen at run time from the CPU. float64,
-// and float32 on other CPUs, run the scalar path below.
+// float32 runs the vector path (soft_raster_cpu_simd.inc): the same walk with faces set
+// up once per image into a structure-of-arrays table and pixels evaluated in blocks of
+// 4 x 2 (AVX2 + FMA, 8 lanes) or 4 x 1 (SSE2), chosen at run time from the CPU; when a
+// backward follows, the forward keeps D for it. float64, and float32 on other CPUs, run
+// the scalar path below.
 #include <torch/extension.h>
 
 #include <ATen/Parallel.h>
