@@ -5,23 +5,30 @@ Silhouettes: a jittered 642-vertex icosphere (radius 0.5) seen by the dataset ca
 (distance 2.732, elevation 30°, azimuths 0..345° in 15° steps, viewing angle 15°), 64×64,
 σ = 1e-4, dist_eps = 1e-10, prod aggregation; batch B renders; forward and
 forward+backward. Color: B = 8, 256×256, per-vertex colors, lighting, softmax.
-Prints a Markdown table of medians (ms) and the reference/backend ratio.
+Prints a Markdown table of medians (ms) and the reference/backend ratio. ``--old REV``
+also times the CPU kernel of git revision REV (built from its sources under its own
+extension name) in the same run, as backend ``cpu@REV``.
 
     python scripts/bench_raster.py [--threads 2] [--repeats 5] [--batches 1 16 64 256]
+                                   [--old REV]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import platform
 import statistics
+import subprocess
+import tempfile
 import time
+from pathlib import Path
 
 import torch
 
 import softrec
-from softrec.render import SoftRenderer, cameras, resolve_backend, soft_rasterize
+from softrec.render import SoftRenderer, _ext, cameras, resolve_backend, soft_rasterize
 
 DISTANCE, ELEVATION, VIEW_ANGLE = 2.732, 30.0, 15.0
 
@@ -89,6 +96,64 @@ def bench_color(backend: str, repeats: int, device: str, batch: int = 8) -> tupl
     return timed(fwd, repeats), timed(fwd_bwd, repeats)
 
 
+def build_cpu_at(rev: str):
+    """The CPU extension compiled from the kernel sources of git revision ``rev``."""
+    root = Path(__file__).resolve().parents[1]
+    git = ["git", "-C", str(root)]
+    short = subprocess.run([*git, "rev-parse", "--short", rev], check=True, capture_output=True,
+                           text=True).stdout.strip()  # fmt: skip
+    names = subprocess.run(
+        [*git, "ls-tree", "-r", "--name-only", short, "softrec/csrc/common", "softrec/csrc/cpu"],
+        check=True, capture_output=True, text=True,
+    ).stdout.split()  # fmt: skip
+    # a fixed folder whose files keep their times: the cached build is reused next run
+    out = Path(tempfile.gettempdir()) / f"softrec_sources_{short}"
+    for name in names:
+        blob = subprocess.run([*git, "show", f"{short}:{name}"], check=True, capture_output=True)
+        path = out / name
+        if not path.exists() or path.read_bytes() != blob.stdout:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(blob.stdout)
+    csrc = out / "softrec" / "csrc"
+    # its option list may be shorter: entries appended since are dropped for it
+    enum = (csrc / "common" / "soft_raster_params.h").read_text().split("enum IParam {")[1]
+    n_iparams = len(enum.split("IP_COUNT")[0].split(","))
+    module = _ext.build_extension(
+        f"softrec_raster_cpu_at_{short}",
+        [csrc / "cpu" / "soft_raster_cpu.cpp"],
+        [csrc / "common", csrc / "cpu"],
+        f"the CPU rasterizer at {short}",
+        extra_cflags=_ext._CPU_CFLAGS,
+        extra_ldflags=["-fopenmp"],
+    )
+    return short, _TrimmedOptions(module, n_iparams - 1)
+
+
+class _TrimmedOptions:
+    """A kernel module called with only the first ``n`` integer options."""
+
+    def __init__(self, module, n: int):
+        self.module, self.n = module, n
+
+    def forward(self, fv, tex, fparams, iparams):
+        return self.module.forward(fv, tex, fparams, iparams[: self.n])
+
+    def backward(self, *args):
+        *rest, fparams, iparams = args
+        return self.module.backward(*rest, fparams, iparams[: self.n])
+
+
+@contextlib.contextmanager
+def cpu_module(module):
+    """Run the ``cpu`` backend with ``module`` (None: the current sources)."""
+    saved = _ext.load("cpu")
+    _ext._modules["cpu"] = module or saved
+    try:
+        yield
+    finally:
+        _ext._modules["cpu"] = saved
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=2)
@@ -98,6 +163,8 @@ def main() -> None:
                     help="timed runs of the slow reference (seconds each)")  # fmt: skip
     ap.add_argument("--reference-max-batch", type=int, default=16,
                     help="largest batch the slow dense reference is timed at")  # fmt: skip
+    ap.add_argument("--old", metavar="REV",
+                    help="also time the CPU kernel of this git revision (same run)")  # fmt: skip
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     backends = ["reference", "cpu"]
@@ -105,9 +172,21 @@ def main() -> None:
         backends.append("cuda")
     backends = [b for b in backends if b == "reference" or
                 resolve_backend(torch.device(b if b == "cuda" else "cpu"), b) == b]  # fmt: skip
+    modules = {}  # label of a CPU kernel other than the current one -> its module
+    if args.old and "cpu" in backends:
+        short, modules[f"cpu@{short}"] = build_cpu_at(args.old)
+        backends.insert(backends.index("cpu"), f"cpu@{short}")
+    simd = {0: "scalar", 1: "SSE2", 2: "AVX2"}.get(getattr(_ext.load("cpu"), "simd_level",
+                                                           lambda: 0)(), "?")  # fmt: skip
     print(f"# bench_raster — {datetime.date.today()}, torch {torch.__version__}, "
-          f"{platform.processor() or platform.machine()}, {args.threads} threads"
+          f"{platform.processor() or platform.machine()}, {args.threads} threads, "
+          f"cpu float32 path: {simd}"
           + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""))  # fmt: skip
+
+    def run(backend, fn, *a):
+        with cpu_module(modules.get(backend)):
+            return fn("cpu" if backend in modules else backend, *a)
+
     print("\nSilhouettes, 642-vertex sphere, 64×64, σ = 1e-4 (median ms)\n")
     print("| B | backend | forward | forward+backward | reference / backend (fwd+bwd) |")
     print("|---|---|---|---|---|")
@@ -118,7 +197,7 @@ def main() -> None:
                 continue
             device = "cuda" if backend == "cuda" else "cpu"
             repeats = args.reference_repeats if backend == "reference" else args.repeats
-            f, fb = bench_silhouettes(backend, batch, repeats, device)
+            f, fb = run(backend, bench_silhouettes, batch, repeats, device)
             if backend == "reference":
                 ref = fb
             ratio = f"{ref / fb:.0f}×" if ref is not None and backend != "reference" else "—"
@@ -130,7 +209,7 @@ def main() -> None:
         if backend == "reference":
             continue
         device = "cuda" if backend == "cuda" else "cpu"
-        f, fb = bench_color(backend, args.repeats, device)
+        f, fb = run(backend, bench_color, args.repeats, device)
         print(f"| {backend} | {f:.1f} | {fb:.1f} |", flush=True)
 
 

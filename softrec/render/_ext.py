@@ -27,9 +27,11 @@ from types import ModuleType
 CSRC = Path(__file__).resolve().parents[1] / "csrc"
 _modules: dict[str, ModuleType | None] = {}
 
-_CPU_CFLAGS = ["-O3", "-fopenmp", "-fno-math-errno", "-fno-trapping-math"]
+# -ffp-contract=off: no fused multiply-adds behind the code's back, so the vector path's
+# pair math rounds exactly like the shared scalar code it mirrors (same culling decisions).
+_CPU_CFLAGS = ["-O3", "-fopenmp", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=off"]
 _WHAT = {"cpu": "the CPU rasterizer", "cuda": "the CUDA rasterizer"}
-_SOURCE_SUFFIXES = (".h", ".cuh", ".hpp", ".cpp", ".cu")
+_SOURCE_SUFFIXES = (".h", ".cuh", ".hpp", ".cpp", ".cu", ".inc")
 
 
 def source_hash(
@@ -104,7 +106,7 @@ def _build(name: str) -> ModuleType:
         return build_extension(
             "softrec_raster_cpu",
             [CSRC / "cpu" / "soft_raster_cpu.cpp"],
-            [common],
+            [common, CSRC / "cpu"],
             _WHAT[name],
             extra_cflags=_CPU_CFLAGS,
             extra_ldflags=["-fopenmp"],

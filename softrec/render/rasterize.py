@@ -124,15 +124,18 @@ def _params(opts: RasterOptions) -> tuple[list[float], list[int]]:
         TEXTURE_TYPES.index(opts.texture_type),
         int(opts.double_side),
         TILE_SIZE,
+        1,  # a backward pass may follow (backends may keep state for it)
     ]
     return fparams, iparams
 
 
 class _SoftRasterizeFunction(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, face_vertices, face_textures, opts: RasterOptions, backend: str):
+    def forward(ctx, face_vertices, face_textures, opts: RasterOptions, backend: str,
+                for_backward: bool):  # fmt: skip
         module = _ext.load(backend)
         fparams, iparams = _params(opts)
+        iparams[-1] = int(for_backward)
         fv = face_vertices.contiguous()
         tex = face_textures.contiguous() if face_textures is not None else fv.new_empty(0)
         # Backends return the image, per-pixel aggregation state and a winner map, then any
@@ -157,7 +160,7 @@ class _SoftRasterizeFunction(torch.autograd.Function):
             ctx.fparams,
             ctx.iparams,
         )
-        return grad_fv, (grad_tex if ctx.has_textures else None), None, None
+        return grad_fv, (grad_tex if ctx.has_textures else None), None, None, None
 
 
 def soft_rasterize(
@@ -216,7 +219,11 @@ def rasterize_with_options(
     if name == "reference":
         images = soft_rasterize_reference(face_vertices, face_textures, opts)
     else:
-        images = _SoftRasterizeFunction.apply(face_vertices, face_textures, opts, name)
+        inputs = (face_vertices, face_textures)
+        for_backward = torch.is_grad_enabled() and any(
+            x is not None and x.requires_grad for x in inputs
+        )
+        images = _SoftRasterizeFunction.apply(*inputs, opts, name, for_backward)
     if anti_aliasing:
         images = torch.nn.functional.avg_pool2d(images, kernel_size=2, stride=2)
     return images

@@ -326,6 +326,11 @@ struct PixelAccum {
     // f: the face's 9 screen-space values; tj: its T*3 texels; fr: eval_fragment's result.
     SR_HD void add(const T* f, const T* tj, int32_t j, const Fragment<T>& fr,
                    const Params<T>& P) {
+        add_alpha(fr, P);
+        if (P.has_color) add_color(f, tj, j, fr, P);
+    }
+
+    SR_HD void add_alpha(const Fragment<T>& fr, const Params<T>& P) {
         if (P.aggr_alpha == ALPHA_PROD) {
             const bool zero = fr.omD == 0;  // kept apart so the product stays informative
             n_zero += zero ? T(1) : T(0);
@@ -335,7 +340,11 @@ struct PixelAccum {
         } else if (fr.D > T(0.5)) {
             alpha_hard = 1;
         }
-        if (!P.has_color) return;
+    }
+
+    // Only for P.has_color.
+    SR_HD void add_color(const T* f, const T* tj, int32_t j, const Fragment<T>& fr,
+                         const Params<T>& P) {
         T wc[3], zp;
         if (!color_eligible(f, fr, P, wc, zp)) return;
         if (P.aggr_rgb == RGB_SOFTMAX) {

@@ -15,7 +15,9 @@ namespace softrec {
 enum FParam { FP_NEAR = 0, FP_FAR, FP_EPS, FP_SIGMA, FP_GAMMA, FP_THRESHOLD, FP_BG0, FP_COUNT = FP_BG0 + 3 };
 enum IParam {
     IP_IMAGE_SIZE = 0, IP_DIST_FUNC, IP_AGGR_ALPHA, IP_AGGR_RGB, IP_TEXTURE_TYPE,
-    IP_DOUBLE_SIDE, IP_TILE, IP_COUNT
+    IP_DOUBLE_SIDE, IP_TILE,
+    IP_FOR_BACKWARD,  // 1: a backward pass will follow (a backend may keep state for it)
+    IP_COUNT
 };
 
 inline void check_inputs(const at::Tensor& fv, const at::Tensor& tex, bool cuda) {
