@@ -2,7 +2,8 @@
 //
 // Each work item owns one image and a band of its rows. It visits every face once and,
 // for that face, only the pixels inside the face's bounding box grown by sqrt(threshold)
-// (the pixels it can reach: REFERENCE §1 culling), accumulating into per-pixel state.
+// (the pixels it can reach: the culling rule of docs/conventions.md §1), accumulating into
+// per-pixel state.
 // That is tile binning with the bins built implicitly: a face lands in the bands it
 // overlaps. The backward pass re-walks the same bands; every work item writes gradients
 // into its own slice of a (B, bands, F, ...) buffer, summed afterwards, so no atomic adds

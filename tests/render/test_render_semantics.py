@@ -10,7 +10,7 @@ import torch
 
 import softrec
 from softrec.render import SoftRenderer, cameras, lighting, soft_rasterize
-from tests.render_helpers import random_faces, sphere_screen_faces
+from tests.render.helpers import random_faces, sphere_screen_faces
 
 BACKENDS = ["reference", "cpu"]
 

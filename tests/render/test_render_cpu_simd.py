@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from softrec.render import _ext, soft_rasterize
-from tests.render_helpers import option_grid, option_id, random_faces, sphere_screen_faces
-from tests.test_render_backends import _compare
+from tests.render.helpers import option_grid, option_id, random_faces, sphere_screen_faces
+from tests.render.test_render_backends import _compare
 
 GRID = list(option_grid())
 NAMES = {0: "scalar", 1: "sse2", 2: "avx2"}

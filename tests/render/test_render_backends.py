@@ -8,7 +8,7 @@ import torch
 from softrec.render import soft_rasterize
 from softrec.render.options import RasterOptions
 from softrec.render.reference import soft_rasterize_reference
-from tests.render_helpers import option_grid, option_id, random_faces, sphere_screen_faces
+from tests.render.helpers import option_grid, option_id, random_faces, sphere_screen_faces
 
 GRID = list(option_grid())
 S = 12

@@ -16,7 +16,7 @@ import torch
 from softrec.render import _ext
 from softrec.render import rasterize as rz
 from softrec.render.options import RasterOptions
-from tests.render_helpers import option_grid, option_id, random_faces, sphere_screen_faces
+from tests.render.helpers import option_grid, option_id, random_faces, sphere_screen_faces
 
 SHIM = Path(__file__).resolve().parent / "cuda_shim"
 
