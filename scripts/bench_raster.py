@@ -23,6 +23,7 @@ import statistics
 import subprocess
 import tempfile
 import time
+import types
 from pathlib import Path
 
 import torch
@@ -115,9 +116,12 @@ def build_cpu_at(rev: str):
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(blob.stdout)
     csrc = out / "softrec" / "csrc"
-    # its option list may be shorter: entries appended since are dropped for it
-    enum = (csrc / "common" / "soft_raster_params.h").read_text().split("enum IParam {")[1]
-    n_iparams = len(enum.split("IP_COUNT")[0].split(","))
+    # revisions before named settings took option lists; their int list may be shorter
+    header = (csrc / "common" / "soft_raster_params.h").read_text()
+    n_iparams = None
+    if "enum IParam {" in header:
+        enum = header.split("enum IParam {")[1]
+        n_iparams = len(enum.split("IP_COUNT")[0].split(","))
     module = _ext.build_extension(
         f"softrec_raster_cpu_at_{short}",
         [csrc / "cpu" / "soft_raster_cpu.cpp"],
@@ -126,21 +130,30 @@ def build_cpu_at(rev: str):
         extra_cflags=_ext._CPU_CFLAGS,
         extra_ldflags=["-fopenmp"],
     )
-    return short, _TrimmedOptions(module, n_iparams - 1)
+    return short, module if n_iparams is None else _OptionListKernel(module, n_iparams - 1)
 
 
-class _TrimmedOptions:
-    """A kernel module called with only the first ``n`` integer options."""
+class _OptionListKernel:
+    """A kernel of a revision that took its settings as a float and an int list (the
+    first ``n`` of today's int settings), called with today's named settings."""
+
+    RasterSettings = types.SimpleNamespace
 
     def __init__(self, module, n: int):
         self.module, self.n = module, n
 
-    def forward(self, fv, tex, fparams, iparams):
-        return self.module.forward(fv, tex, fparams, iparams[: self.n])
+    def _lists(self, s) -> tuple[list[float], list[int]]:
+        floats = [s.near, s.far, s.eps, s.sigma, s.gamma, s.threshold, *s.background]
+        ints = [s.image_size, s.dist_func, s.aggr_alpha, s.aggr_rgb, s.texture_type,
+                int(s.double_side), s.tile, int(s.for_backward)]  # fmt: skip
+        return floats, ints[: self.n]
+
+    def forward(self, fv, tex, settings):
+        return self.module.forward(fv, tex, *self._lists(settings))
 
     def backward(self, *args):
-        *rest, fparams, iparams = args
-        return self.module.backward(*rest, fparams, iparams[: self.n])
+        *rest, settings = args
+        return self.module.backward(*rest, *self._lists(settings))
 
 
 @contextlib.contextmanager

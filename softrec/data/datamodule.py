@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
 from .categories import SYNSET_IDS, SYNSET_TO_NAME, resolve_categories
-from .conventions import NUM_VIEWS, VIEWING_ANGLE_DEG
+from .conventions import NUM_VIEWS, SPLITS, VIEWING_ANGLE_DEG
 from .datasets import TwoViewDataset, ViewVoxelDataset, collate_batch, images_to_float
 from .h5format import split_path
 from .sampling import ResumableDataLoader, TwoViewBatchSampler
@@ -113,7 +113,7 @@ class ShapeNetDataModule(pl.LightningDataModule):
 
     def eval_dataset(self, split: str) -> ViewVoxelDataset:
         """The (object, view) dataset of ``split`` (``val`` uses the fixed subset)."""
-        if split not in ("train", "val", "test"):
+        if split not in SPLITS:
             raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}")
         key = f"eval_{split}"
         if key not in self._datasets:

@@ -113,20 +113,25 @@ def resolve_backend(device: torch.device, backend: str | None = None) -> str:
     return name
 
 
-def _params(opts: RasterOptions) -> tuple[list[float], list[int]]:
-    fparams = [opts.near, opts.far, opts.eps, opts.sigma, opts.gamma, opts.threshold]
-    fparams += list(opts.background_color)
-    iparams = [
-        opts.image_size,
-        DIST_FUNCS.index(opts.dist_func),
-        AGGR_ALPHA.index(opts.aggr_alpha),
-        AGGR_RGB.index(opts.aggr_rgb),
-        TEXTURE_TYPES.index(opts.texture_type),
-        int(opts.double_side),
-        TILE_SIZE,
-        1,  # a backward pass may follow (backends may keep state for it)
-    ]
-    return fparams, iparams
+#: RasterOptions fields the kernels take as they are, and those they take as an index
+#: into the tuple of choices (the numbering of csrc/common/soft_raster.h).
+_PLAIN_SETTINGS = ("image_size", "double_side", "near", "far", "eps", "sigma", "gamma",
+                   "threshold")  # fmt: skip
+_CHOICE_SETTINGS = {"dist_func": DIST_FUNCS, "aggr_alpha": AGGR_ALPHA, "aggr_rgb": AGGR_RGB,
+                    "texture_type": TEXTURE_TYPES}  # fmt: skip
+
+
+def _settings(module, opts: RasterOptions, for_backward: bool = True):
+    """The kernel module's ``RasterSettings`` for ``opts``, field by field."""
+    settings = module.RasterSettings()
+    for name in _PLAIN_SETTINGS:
+        setattr(settings, name, getattr(opts, name))
+    for name, choices in _CHOICE_SETTINGS.items():
+        setattr(settings, name, choices.index(getattr(opts, name)))
+    settings.background = list(opts.background_color)
+    settings.tile = TILE_SIZE
+    settings.for_backward = bool(for_backward)
+    return settings
 
 
 class _SoftRasterizeFunction(torch.autograd.Function):
@@ -134,15 +139,14 @@ class _SoftRasterizeFunction(torch.autograd.Function):
     def forward(ctx, face_vertices, face_textures, opts: RasterOptions, backend: str,
                 for_backward: bool):  # fmt: skip
         module = _ext.load(backend)
-        fparams, iparams = _params(opts)
-        iparams[-1] = int(for_backward)
+        settings = _settings(module, opts, for_backward)
         fv = face_vertices.contiguous()
         tex = face_textures.contiguous() if face_textures is not None else fv.new_empty(0)
         # Backends return the image, per-pixel aggregation state and a winner map, then any
         # private state (e.g. CUDA's tile bins) that their backward pass reuses.
-        image, aux, winner, *state = module.forward(fv, tex, fparams, iparams)
+        image, aux, winner, *state = module.forward(fv, tex, settings)
         ctx.save_for_backward(fv, tex, image, aux, winner, *state)
-        ctx.module, ctx.fparams, ctx.iparams = module, fparams, iparams
+        ctx.module, ctx.settings = module, settings
         ctx.has_textures = face_textures is not None
         return image
 
@@ -157,8 +161,7 @@ class _SoftRasterizeFunction(torch.autograd.Function):
             aux,
             winner,
             list(state),
-            ctx.fparams,
-            ctx.iparams,
+            ctx.settings,
         )
         return grad_fv, (grad_tex if ctx.has_textures else None), None, None, None
 

@@ -11,11 +11,9 @@ from typing import Any
 import torch
 
 from ..data.categories import CATEGORIES
+from ..data.conventions import SPLITS
 from .common import build_datamodule, load_module, plain, resolve_device
 from .errors import ConfigError
-
-#: Splits a dataset folder holds.
-EVAL_SPLITS = ("train", "val", "test")
 
 
 def evaluate_from_config(
@@ -65,7 +63,7 @@ def evaluate(
         write_table,
     )
 
-    if split not in EVAL_SPLITS:
+    if split not in SPLITS:
         raise ConfigError(f"split must be train, val or test, got {split!r}")
     dev = resolve_device(device)
     module, ckpt = load_module(ckpt_path)

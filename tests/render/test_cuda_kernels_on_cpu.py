@@ -36,12 +36,11 @@ def shim_module():
 
 
 def _run(module, fv, tex, opts: RasterOptions, upstream):
-    fparams, iparams = rz._params(opts)
+    settings = rz._settings(module, opts)
     fv = fv.contiguous()
     t = tex.contiguous() if tex is not None else fv.new_empty(0)
-    image, aux, winner, *state = module.forward(fv, t, fparams, iparams)
-    g_fv, g_tex = module.backward(upstream, fv, t, image, aux, winner, list(state), fparams,
-                                  iparams)  # fmt: skip
+    image, aux, winner, *state = module.forward(fv, t, settings)
+    g_fv, g_tex = module.backward(upstream, fv, t, image, aux, winner, list(state), settings)
     return image, g_fv, g_tex
 
 

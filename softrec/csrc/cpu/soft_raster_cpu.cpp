@@ -454,19 +454,19 @@ bool try_backward_vec(const at::Tensor&, const at::Tensor&, const Params<double>
     return false;
 }
 
-std::vector<at::Tensor> forward(at::Tensor fv, at::Tensor tex, std::vector<double> fparams,
-                                std::vector<int64_t> iparams) {
+std::vector<at::Tensor> forward(at::Tensor fv, at::Tensor tex,
+                                const softrec::RasterSettings& settings) {
     softrec::check_inputs(fv, tex, /*cuda=*/false);
     const int64_t B = fv.size(0);
-    const int S = int(iparams[softrec::IP_IMAGE_SIZE]);
+    const int S = int(settings.image_size);
     auto image = at::empty({B, 4, S, S}, fv.options());
     auto aux = at::empty({B, S, S, softrec::kAuxSize}, fv.options());
     auto winner = at::empty({B, S, S}, fv.options().dtype(at::kInt));
     std::vector<at::Tensor> state;
     AT_DISPATCH_FLOATING_TYPES(fv.scalar_type(), "softrec_forward_cpu", [&] {
-        const auto params = softrec::make_params<scalar_t>(fv, tex, fparams, iparams);
+        const auto params = softrec::make_params<scalar_t>(fv, tex, settings);
         if (try_forward_vec(fv, tex, params, image, aux, winner,
-                            iparams[softrec::IP_FOR_BACKWARD] != 0, state))
+                            settings.for_backward, state))
             return;
         const scalar_t* fvp = fv.data_ptr<scalar_t>();
         const scalar_t* texp = params.has_color ? tex.data_ptr<scalar_t>() : nullptr;
@@ -505,18 +505,18 @@ std::vector<at::Tensor> forward(at::Tensor fv, at::Tensor tex, std::vector<doubl
 
 std::vector<at::Tensor> backward(at::Tensor grad_image, at::Tensor fv, at::Tensor tex,
                                  at::Tensor image, at::Tensor aux, at::Tensor winner,
-                                 std::vector<at::Tensor> state, std::vector<double> fparams,
-                                 std::vector<int64_t> iparams) {
+                                 std::vector<at::Tensor> state,
+                                 const softrec::RasterSettings& settings) {
     softrec::check_inputs(fv, tex, /*cuda=*/false);
     TORCH_CHECK(grad_image.sizes() == image.sizes(), "grad_image has the wrong shape");
     grad_image = grad_image.contiguous().to(fv.scalar_type());
     const int64_t B = fv.size(0);
-    const int S = int(iparams[softrec::IP_IMAGE_SIZE]);
+    const int S = int(settings.image_size);
     // the forward's band count where it kept state (the thread count may have changed)
     const int bands = state.empty() ? bands_for(B, S) : int(state[0][0].item<int64_t>());
     at::Tensor grad_fv, grad_tex;
     AT_DISPATCH_FLOATING_TYPES(fv.scalar_type(), "softrec_backward_cpu", [&] {
-        const auto params = softrec::make_params<scalar_t>(fv, tex, fparams, iparams);
+        const auto params = softrec::make_params<scalar_t>(fv, tex, settings);
         const auto& P = params;
         const int64_t tex_stride = int64_t(P.T_tex) * 3;
         // One slice per (image, band): written only by the thread owning that band.
@@ -602,6 +602,7 @@ at::Tensor vector_exp(at::Tensor x, int64_t level) {
 }  // namespace
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+    softrec::bind_raster_settings(m);
     m.def("forward", &forward, "soft rasterizer forward (CPU)");
     m.def("backward", &backward, "soft rasterizer backward (CPU)");
     m.def("simd_level", &simd_level,

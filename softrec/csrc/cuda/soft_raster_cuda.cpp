@@ -27,19 +27,19 @@
 
 namespace {
 
-std::vector<at::Tensor> forward(at::Tensor fv, at::Tensor tex, std::vector<double> fparams,
-                                std::vector<int64_t> iparams) {
+std::vector<at::Tensor> forward(at::Tensor fv, at::Tensor tex,
+                                const softrec::RasterSettings& settings) {
     softrec::check_inputs(fv, tex, SOFTREC_ON_GPU);
     SOFTREC_GUARD(fv);
     const int64_t B = fv.size(0);
-    const int S = int(iparams[softrec::IP_IMAGE_SIZE]);
+    const int S = int(settings.image_size);
     auto image = at::empty({B, 4, S, S}, fv.options());
     auto aux = at::empty({B, S, S, softrec::kAuxSize}, fv.options());
     auto winner = at::empty({B, S, S}, fv.options().dtype(at::kInt));
     at::Tensor offsets, bin_faces;
     cudaStream_t stream = SOFTREC_STREAM;
     AT_DISPATCH_FLOATING_TYPES(fv.scalar_type(), "softrec_forward_cuda", [&] {
-        const auto P = softrec::make_params<scalar_t>(fv, tex, fparams, iparams);
+        const auto P = softrec::make_params<scalar_t>(fv, tex, settings);
         const scalar_t* texp = P.has_color ? tex.data_ptr<scalar_t>() : nullptr;
         auto counts = at::zeros({B * P.n_tiles + 1}, fv.options().dtype(at::kLong));
         softrec::launch_count_bins(fv.data_ptr<scalar_t>(), B, P, counts.data_ptr<int64_t>() + 1,
@@ -62,8 +62,8 @@ std::vector<at::Tensor> forward(at::Tensor fv, at::Tensor tex, std::vector<doubl
 
 std::vector<at::Tensor> backward(at::Tensor grad_image, at::Tensor fv, at::Tensor tex,
                                  at::Tensor image, at::Tensor aux, at::Tensor winner,
-                                 std::vector<at::Tensor> state, std::vector<double> fparams,
-                                 std::vector<int64_t> iparams) {
+                                 std::vector<at::Tensor> state,
+                                 const softrec::RasterSettings& settings) {
     softrec::check_inputs(fv, tex, SOFTREC_ON_GPU);
     TORCH_CHECK(state.size() == 2, "CUDA backward expects the forward's bins");
     TORCH_CHECK(grad_image.sizes() == image.sizes(), "grad_image has the wrong shape");
@@ -74,7 +74,7 @@ std::vector<at::Tensor> backward(at::Tensor grad_image, at::Tensor fv, at::Tenso
     auto grad_tex = at::zeros_like(tex);
     cudaStream_t stream = SOFTREC_STREAM;
     AT_DISPATCH_FLOATING_TYPES(fv.scalar_type(), "softrec_backward_cuda", [&] {
-        const auto P = softrec::make_params<scalar_t>(fv, tex, fparams, iparams);
+        const auto P = softrec::make_params<scalar_t>(fv, tex, settings);
         softrec::launch_backward(
             fv.data_ptr<scalar_t>(), P.has_color ? tex.data_ptr<scalar_t>() : nullptr, B, P,
             state[0].data_ptr<int64_t>(), state[1].data_ptr<int32_t>(),
@@ -89,6 +89,7 @@ std::vector<at::Tensor> backward(at::Tensor grad_image, at::Tensor fv, at::Tenso
 }  // namespace
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+    softrec::bind_raster_settings(m);
     m.def("forward", &forward, "soft rasterizer forward (CUDA)");
     m.def("backward", &backward, "soft rasterizer backward (CUDA)");
 }
