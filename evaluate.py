@@ -2,37 +2,48 @@
 
     python evaluate.py ckpt_path=outputs/train/<run>/checkpoints/best.ckpt   # split=val
     python evaluate.py ckpt_path=... data=shapenet data.root=/data/shapenet_h5 eval.split=test
+    python evaluate.py data=shapenet data.root=...        # the no-training baselines alone
 
 Evaluates ``eval.split`` (default ``val``, the paper's protocol; ``train.py`` ends with
 ``eval.split=test`` on the synthetic set). Writes results_<split>.{md,csv,json} and a few
 predicted meshes (.obj) with their input images into the run folder, and reports the
-template-sphere and mean-training-shape baselines on the same split.
+no-training baselines on the same split, each switched on its own
+(``eval.baselines.template``, ``eval.baselines.mean_shape``).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import hydra
 from omegaconf import DictConfig
 
-from softrec.tasks.cli import register_resolvers, run_task
+from softrec.tasks.cli import check_command_line, register_resolvers, run_task
 
 register_resolvers()
 
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="eval")
 def main(cfg: DictConfig) -> float:
-    from softrec.tasks.errors import ConfigError
-    from softrec.tasks.evaluation import evaluate_from_config
+    from hydra import compose
+
+    from softrec.tasks.evaluation import evaluate_from_config, template_of_model_config
 
     def task() -> float:
-        if not cfg.get("ckpt_path"):
-            raise ConfigError("ckpt_path is required: python evaluate.py ckpt_path=<file.ckpt>")
-        result = evaluate_from_config(str(cfg.ckpt_path), cfg.data, cfg.eval,
-                                      str(cfg.paths.output_dir))  # fmt: skip
+        ckpt = str(cfg.ckpt_path) if cfg.get("ckpt_path") else None
+        template = None
+        if ckpt is None and cfg.eval.baselines.get("template"):
+            # without a checkpoint, the template a model of this config starts from
+            name = cfg.eval.baselines.template_model
+            template = template_of_model_config(compose("train", [f"model={name}"]).model)
+        result = evaluate_from_config(ckpt, cfg.data, cfg.eval, str(cfg.paths.output_dir),
+                                      template=template)  # fmt: skip
         return float(result["mean_iou"])
 
     return run_task(task)
 
 
 if __name__ == "__main__":
+    # one error line for a bad override, before torch and Lightning are imported
+    check_command_line(Path(__file__).parent / "configs", "eval")
     main()

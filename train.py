@@ -12,10 +12,12 @@ Examples::
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import hydra
 from omegaconf import DictConfig
 
-from softrec.tasks.cli import register_resolvers, run_task
+from softrec.tasks.cli import check_command_line, register_resolvers, run_task
 
 register_resolvers()
 
@@ -31,4 +33,6 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
+    # one error line for a bad override, before torch and Lightning are imported
+    check_command_line(Path(__file__).parent / "configs", "train")
     main()

@@ -17,28 +17,24 @@ Public API (tensor shapes and conventions are in each docstring):
 import importlib
 from typing import Any
 
-from .mesh import face_normals, face_vertices, icosphere, load_obj, save_obj, vertex_normals
-from .render import (
-    CameraOptions,
-    LightingOptions,
-    RasterOptions,
-    SoftRenderer,
-    eye_from_angles,
-    lighting,
-    look,
-    look_at,
-    orthographic,
-    perspective,
-    projection,
-    soft_rasterize,
-    soft_rasterize_reference,
-)
-
 __version__ = "0.1.0"
 
-# Data and model pull in h5py and Lightning: imported on first use so that
-# `import softrec` stays light for users of the renderer alone.
+# Everything is imported on first use: `import softrec` (and the entry points' config
+# checks, which run before anything heavy) stay fast, and users of the renderer alone
+# never import h5py or Lightning.
+_RENDER_NAMES = (
+    "CameraOptions", "LightingOptions", "RasterOptions", "SoftRenderer", "eye_from_angles",
+    "lighting", "look", "look_at", "orthographic", "perspective", "projection",
+    "soft_rasterize", "soft_rasterize_reference",
+)  # fmt: skip
+_MESH_NAMES = (
+    "face_normals", "face_vertices", "icosphere", "load_obj", "save_obj", "vertex_normals",
+)  # fmt: skip
 _LAZY = {
+    **{name: ("softrec.render", name) for name in _RENDER_NAMES},
+    **{name: ("softrec.mesh", name) for name in _MESH_NAMES},
+    "render": ("softrec.render", None),
+    "mesh": ("softrec.mesh", None),
     "data": ("softrec.data", None),
     "losses": ("softrec.losses", None),
     "models": ("softrec.models", None),

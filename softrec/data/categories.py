@@ -31,13 +31,15 @@ for _sid, _name, _paper in CATEGORIES:
 def resolve_categories(categories: Iterable[str] | str | None) -> list[str]:
     """Synset ids for a selection given by synset id, ShapeNet name or paper name.
 
-    ``None`` selects all 13 (paper order); a comma-separated string is accepted. Order of
-    the selection is kept and duplicates are dropped. Unknown names raise ``ValueError``.
+    ``None`` selects all 13 (paper order); comma-separated strings are accepted, alone or
+    as items of the list (``["chair,car", "lamp"]``). Order of the selection is kept and
+    duplicates are dropped. Unknown names raise ``ValueError``.
     """
     if categories is None:
         return list(SYNSET_IDS)
     if isinstance(categories, str):
-        categories = [c for c in categories.split(",") if c.strip()]
+        categories = [categories]
+    categories = [c for item in categories for c in str(item).split(",") if c.strip()]
     out: list[str] = []
     for c in categories:
         key = str(c).strip().lower()

@@ -25,6 +25,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from ..errors import DataFileError
 from ..files import atomic_path
 from .categories import CATEGORIES, SYNSET_TO_NAME
 from .conventions import (
@@ -126,22 +127,22 @@ def check_arrays(images: np.ndarray, voxels: np.ndarray, what: str) -> None:
 def validate_file(f: h5py.File, path: str | Path, categories: list[str] | None = None) -> list[str]:
     """Check an open split file; return its synset ids (those of ``categories`` if given).
 
-    Raises ``ValueError`` naming ``path`` and the problem: wrong format version, missing
-    group, missing/wrong-shaped/wrong-dtype dataset.
+    Raises :class:`~softrec.errors.DataFileError` naming ``path`` and the problem: wrong
+    format version, missing group, missing/wrong-shaped/wrong-dtype dataset.
     """
     version = f.attrs.get("format_version")
     if version is None or int(version) != FORMAT_VERSION:
-        raise ValueError(
+        raise DataFileError(
             f"{path}: format version {version!r}, this softrec reads version {FORMAT_VERSION} "
             f"(re-create the file with scripts/prepare_shapenet.py or make_synthetic.py)"
         )
     present = [s for s, _, _ in CATEGORIES if s in f]
     wanted = present if categories is None else categories
     if not wanted:
-        raise ValueError(f"{path}: no category group found (expected synset ids like 02691156)")
+        raise DataFileError(f"{path}: no category group found (expected synset ids like 02691156)")
     for synset in wanted:
         if synset not in f:
-            raise ValueError(
+            raise DataFileError(
                 f"{path}: missing category group {synset!r} ({SYNSET_TO_NAME.get(synset, '?')}); "
                 f"the file has {present}"
             )
@@ -151,20 +152,20 @@ def validate_file(f: h5py.File, path: str | Path, categories: list[str] | None =
             (VOXELS, VOXEL_SHAPE, (np.uint8, np.bool_)),
         ):
             if name not in g:
-                raise ValueError(f"{path}: group {synset} has no {name!r} dataset")
+                raise DataFileError(f"{path}: group {synset} has no {name!r} dataset")
             ds = g[name]
             if ds.ndim != len(shape) + 1 or ds.shape[1:] != shape or ds.dtype not in dtypes:
-                raise ValueError(
+                raise DataFileError(
                     f"{path}: {synset}/{name} must be {dtypes[0].__name__} (N, "
                     f"{', '.join(map(str, shape))}), got {ds.dtype} {ds.shape}"
                 )
         if g[IMAGES].shape[0] != g[VOXELS].shape[0]:
-            raise ValueError(
+            raise DataFileError(
                 f"{path}: {synset} has {g[IMAGES].shape[0]} image sets but "
                 f"{g[VOXELS].shape[0]} voxel grids"
             )
         if g[IMAGES].shape[0] == 0:
-            raise ValueError(f"{path}: category {synset} has no objects")
+            raise DataFileError(f"{path}: category {synset} has no objects")
     return list(wanted)
 
 
@@ -173,7 +174,8 @@ def open_split(
 ) -> tuple[h5py.File, list[str]]:
     """Open a split file read-only and validate it: ``(file, synset ids)``.
 
-    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` for a bad one.
+    Raises ``FileNotFoundError`` for a missing file and ``DataFileError`` (a
+    ``ValueError``) for a bad one.
     """
     path = Path(path)
     if not path.is_file():
@@ -181,7 +183,7 @@ def open_split(
     try:
         f = h5py.File(path, "r")
     except OSError as exc:
-        raise ValueError(f"{path}: not a readable HDF5 file ({exc})") from exc
+        raise DataFileError(f"{path}: not a readable HDF5 file ({exc})") from exc
     try:
         synsets = validate_file(f, path, categories)
     except BaseException:

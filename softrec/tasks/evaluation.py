@@ -11,36 +11,54 @@ from typing import Any
 import torch
 
 from ..data.categories import CATEGORIES
-from ..data.conventions import SPLITS
-from .common import build_datamodule, load_module, plain, resolve_device
+from ..data.conventions import SPLITS, VOXEL_RESOLUTION
+from .common import build, build_datamodule, load_module, plain, resolve_device
 from .errors import ConfigError
 
 
 def evaluate_from_config(
-    ckpt_path: str | os.PathLike, data_cfg: Any, eval_cfg: Mapping[str, Any], out_dir: str
+    ckpt_path: str | os.PathLike | None,
+    data_cfg: Any,
+    eval_cfg: Mapping[str, Any],
+    out_dir: str,
+    template: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> dict[str, Any]:
     """:func:`evaluate` with the options of the ``eval`` config group (both entry points)."""
     ev = plain(eval_cfg)
+    baselines = ev.get("baselines") or {}
     return evaluate(
         ckpt_path=ckpt_path,
         data_cfg=data_cfg,
         split=str(ev["split"]),
         out_dir=out_dir,
         batch_size=int(ev["batch_size"]),
-        baselines=bool(ev["baselines"]),
+        template_baseline=bool(baselines.get("template", False)),
+        mean_shape_baseline=bool(baselines.get("mean_shape", False)),
+        template=template,
         num_examples=int(ev["num_examples"]),
         device=str(ev["device"]),
         max_batches=ev.get("max_batches"),
     )
 
 
+def template_of_model_config(model_cfg: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(vertices (V, 3), faces (F, 3))`` of the undeformed template of a ``model`` config
+    (what a model built from it starts from), without building the rest of the model."""
+    # in_dim only sizes the decoder's first layer, which the template does not depend on
+    node = {**plain(model_cfg)["net"]["decoder"], "_partial_": False, "in_dim": 1}
+    decoder = build(node, "model.net.decoder")
+    return decoder.rest_shape().detach(), decoder.faces
+
+
 def evaluate(
-    ckpt_path: str | os.PathLike,
+    ckpt_path: str | os.PathLike | None,
     data_cfg: Any,
     split: str = "val",
     out_dir: str | os.PathLike = ".",
     batch_size: int = 64,
-    baselines: bool = True,
+    template_baseline: bool = True,
+    mean_shape_baseline: bool = True,
+    template: tuple[torch.Tensor, torch.Tensor] | None = None,
     num_examples: int = 4,
     device: str = "auto",
     max_batches: int | None = None,
@@ -49,9 +67,14 @@ def evaluate(
 ) -> dict[str, Any]:
     """Evaluate a checkpoint on ``split`` (every object × 24 views) and write the tables.
 
+    Rows: the checkpoint's predictions (``ours``) and the baselines asked for, each on its
+    own: the undeformed template (the checkpoint's, else ``template`` = ``(vertices,
+    faces)``) and the per-category mean training shape (needs the training split; skipped
+    with a note when it is missing). Without a checkpoint only the baselines are computed.
+
     Writes ``<out_dir>/results_<split>.{md,csv,json}`` and ``<out_dir>/examples_<split>/``
     (a few predicted meshes with their input images). Returns the table dict plus the
-    written paths.
+    written paths and ``mean_iou`` (the checkpoint's mean, NaN without one).
     """
     import itertools
 
@@ -65,8 +88,14 @@ def evaluate(
 
     if split not in SPLITS:
         raise ConfigError(f"split must be train, val or test, got {split!r}")
+    if ckpt_path is None and not (template_baseline or mean_shape_baseline):
+        raise ConfigError("nothing to evaluate: give ckpt_path=<file.ckpt> or enable a baseline")
     dev = resolve_device(device)
-    module, ckpt = load_module(ckpt_path)
+    module, ckpt = load_module(ckpt_path) if ckpt_path is not None else (None, {})
+    if module is not None:
+        template = (module.net.decoder.rest_shape().detach(), module.net.faces)
+    if template_baseline and template is None:
+        raise ConfigError("the template baseline needs a checkpoint or a template model")
     data_cfg = dict(plain(data_cfg))
     data_cfg["val_objects_per_category"] = None  # evaluation uses every object of the split
     dm = build_datamodule(data_cfg)
@@ -81,28 +110,36 @@ def evaluate(
     if max_batches is not None:
         loader = itertools.islice(loader, int(max_batches))
         total = min(total, int(max_batches)) if total is not None else int(max_batches)
+    notes = []
     mean_vox = None
-    if baselines:
-        mean_vox = mean_shapes(training_voxels(data_cfg), len(cats))
-    template = module.net.decoder.rest_shape().detach() if baselines else None
+    if mean_shape_baseline:
+        try:
+            mean_vox = mean_shapes(training_voxels(data_cfg), len(cats))
+        except ConfigError as exc:
+            notes.append(str(exc))
     accs = evaluate_loader(
-        module.net, loader, len(cats), resolution=module.val_metric.resolution,
-        template_vertices=template, mean_shape_voxels=mean_vox, device=dev,
-        examples_dir=Path(out_dir) / f"examples_{split}", num_examples=num_examples,
-        progress=progress, total=total,
+        module.net if module is not None else None, loader, len(cats),
+        resolution=module.val_metric.resolution if module is not None else VOXEL_RESOLUTION,
+        template=template if template_baseline else None, mean_shape_voxels=mean_vox,
+        device=dev, examples_dir=Path(out_dir) / f"examples_{split}",
+        num_examples=num_examples, progress=progress, total=total,
     )  # fmt: skip
     table = build_table(accs, cats)
     meta = {
-        "checkpoint": str(Path(ckpt_path).resolve()),
+        "checkpoint": str(Path(ckpt_path).resolve()) if ckpt_path is not None else None,
         "global_step": int(ckpt.get("global_step", -1)),
         "split": split,
         "data_root": str(data_cfg.get("root")),
-        "template_radius": float(module.net.decoder.rest_shape().norm(dim=1).mean()),
+        "template_radius": float(template[0].norm(dim=1).mean()) if template else None,
+        "notes": notes,
     }
-    title = f"3D IoU on {split} ({meta['global_step']} steps) — paper columns: ShapeNet val"
+    what = f"{meta['global_step']} steps" if module is not None else "baselines only"
+    title = f"3D IoU on {split} ({what}) — paper columns: ShapeNet val"
     paths = write_table(table, out_dir, stem=f"results_{split}", title=title, extra=meta)
     if print_table:
         print(f"evaluated split={split} of {meta['data_root']}", flush=True)
+        for note in notes:
+            print(f"note: {note}", flush=True)
         print(table_markdown(table, title), flush=True)
         for k, p in paths.items():
             print(f"wrote {k}: {p}", flush=True)

@@ -50,11 +50,11 @@ def mean_shapes(
 
 @torch.no_grad()
 def evaluate_loader(
-    net: torch.nn.Module,
+    net: torch.nn.Module | None,
     loader: Iterable[Mapping[str, torch.Tensor]],
     num_classes: int,
     resolution: int = 32,
-    template_vertices: torch.Tensor | None = None,
+    template: tuple[torch.Tensor, torch.Tensor] | None = None,
     mean_shape_voxels: torch.Tensor | None = None,
     device: torch.device | str = "cpu",
     examples_dir: str | os.PathLike | None = None,
@@ -65,41 +65,49 @@ def evaluate_loader(
     """Voxel IoU of every prediction of ``loader`` (every object × view), per category.
 
     Args:
-        net: ``images → (vertices, colors)`` with ``faces`` (a ReconstructionNet).
+        net: ``images → (vertices, colors)`` with ``faces`` (a ReconstructionNet), or
+            ``None`` to evaluate the baselines alone.
         loader: dicts ``images`` (B, 4, S, S), ``voxels`` (B, R, R, R), ``class_id`` (B,),
             optionally ``object_id`` and ``view``.
-        template_vertices: (V, 3) undeformed template → "template" baseline.
+        template: ``(vertices (V, 3), faces (F, 3))`` undeformed template → "template"
+            baseline.
         mean_shape_voxels: (C, R, R, R) bool → "mean shape" baseline.
         examples_dir: where to save ``num_examples`` predicted meshes (.obj) with their
             input images (.png), one per category, taken from the first views seen.
     Returns:
-        ``{"ours": acc, "template": acc?, "mean_shape": acc?}``.
+        ``{"ours": acc?, "template": acc?, "mean_shape": acc?}``.
     """
     from tqdm.auto import tqdm
 
-    net = net.to(device).eval()
-    faces = net.faces
-    accs = {"ours": CategoryIoU(num_classes, distributed=False)}
+    accs = {}
+    if net is not None:
+        net = net.to(device).eval()
+        accs["ours"] = CategoryIoU(num_classes, distributed=False)
     template_vox = None
-    if template_vertices is not None:
+    if template is not None:
         accs["template"] = CategoryIoU(num_classes, distributed=False)
-        template_vox = voxelize(template_vertices[None].to(device), faces, resolution)[0].cpu()
+        t_vertices, t_faces = (t.to(device) for t in template)
+        template_vox = voxelize(t_vertices[None], t_faces, resolution)[0].cpu()
     if mean_shape_voxels is not None:
         accs["mean_shape"] = CategoryIoU(num_classes, distributed=False)
+    if not accs:
+        raise ValueError("evaluate_loader: no network and no baseline to evaluate")
+    shown = next(iter(accs.values()))
     saved: set[int] = set()
     it = tqdm(loader, desc="evaluate", total=total, disable=not progress, dynamic_ncols=True)
     for batch in it:
-        images = images_to_float(batch["images"].to(device))
         gt = batch["voxels"].cpu()
         cls = batch["class_id"].cpu().long()
-        vertices, colors = net(images)
-        pred = voxelize(vertices, faces, resolution).cpu()
-        accs["ours"].update(voxel_iou(pred, gt), cls)
+        if net is not None:
+            images = images_to_float(batch["images"].to(device))
+            vertices, colors = net(images)
+            pred = voxelize(vertices, net.faces, resolution).cpu()
+            accs["ours"].update(voxel_iou(pred, gt), cls)
         if template_vox is not None:
             accs["template"].update(voxel_iou(template_vox.expand_as(gt), gt), cls)
         if mean_shape_voxels is not None:
             accs["mean_shape"].update(voxel_iou(mean_shape_voxels[cls], gt), cls)
-        if examples_dir is not None and len(saved) < num_examples:
+        if net is not None and examples_dir is not None and len(saved) < num_examples:
             for i in range(images.shape[0]):
                 c = int(cls[i])
                 if c in saved or len(saved) >= num_examples:
@@ -110,12 +118,12 @@ def evaluate_loader(
                 stem = Path(examples_dir) / f"class{c:02d}_obj{obj}_view{view}"
                 vc = None
                 if colors is not None:
-                    vc = face_to_vertex_colors(colors[i], faces, vertices.shape[1])
-                save_obj(f"{stem}.obj", vertices[i], faces, vertex_colors=vc)
+                    vc = face_to_vertex_colors(colors[i], net.faces, vertices.shape[1])
+                save_obj(f"{stem}.obj", vertices[i], net.faces, vertex_colors=vc)
                 img = images[i : i + 1]
                 rgba = torch.cat([stored_to_straight(img)[0], img[0, 3:4]], 0)
                 save_png(f"{stem}_input.png", rgba)
-        it.set_postfix(iou=f"{float(accs['ours'].sums.sum() / accs['ours'].counts.sum()):.3f}")
+        it.set_postfix(iou=f"{float(shown.sums.sum() / shown.counts.sum()):.3f}")
     return accs
 
 
@@ -137,7 +145,7 @@ def build_table(
     methods = [m for m in ours_cols if m in results]
     columns = [ours_cols[m] for m in methods] + [f"paper {c}" for c in PAPER_COLUMNS]
     per = {m: results[m].per_class() for m in methods}
-    present = sorted(per["ours"]) if "ours" in per else []
+    present = sorted(set().union(*(per[m] for m in methods)))
     rows = []
     for k, (synset, name, paper_name) in enumerate(categories):
         if k not in present:
@@ -149,7 +157,7 @@ def build_table(
         paper = PAPER_IOU.get(synset)
         for j, c in enumerate(PAPER_COLUMNS):
             row[f"paper {c}"] = paper[j] if paper else None
-        row["n_predictions"] = int(results["ours"].counts[k]) if "ours" in results else 0
+        row["n_predictions"] = int(results[methods[0]].counts[k])
         rows.append(row)
     mean: dict[str, Any] = {}
     for c in columns:

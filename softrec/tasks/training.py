@@ -75,10 +75,14 @@ def _resume_command(ckpt: str) -> str:
 
 def check_optimizer(model: Any) -> None:
     """Build the optimizer once now, so that bad settings fail before training starts."""
+    from omegaconf.errors import OmegaConfBaseException
+
     try:
         model.configure_optimizers()
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"model.optimizer: {type(exc).__name__}: {exc}") from exc
+    except (TypeError, ValueError, IndexError, KeyError, OmegaConfBaseException) as exc:
+        # settings the optimizer rejects, e.g. betas=[0.9] where two values are expected
+        reason = (str(exc).strip().splitlines() or [""])[0]
+        raise ConfigError(f"model.optimizer: {type(exc).__name__}: {reason}") from exc
 
 
 def check_camera(datamodule: Any, renderer: Any) -> None:

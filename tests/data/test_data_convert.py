@@ -10,6 +10,7 @@ import pytest
 
 from softrec.data.h5format import IMAGE_SHAPE, IMAGES, VOXEL_SHAPE, VOXELS, open_split
 from softrec.data.release import convert_release, release_paths
+from tests.conftest import run_py
 
 SYNSETS = ["02691156", "03001627"]  # airplane, chair
 SIZES = {"train": 5, "val": 3, "test": 2}
@@ -83,7 +84,6 @@ def _break(src: Path, kind: str) -> Path:
 @pytest.mark.parametrize(
     ("kind", "error", "message"),
     [
-        ("missing", FileNotFoundError, "does not exist"),
         ("truncated", ValueError, "truncated"),
         ("wrong_shape", ValueError, "expected uint8"),
         ("wrong_dtype", ValueError, "float32"),
@@ -102,6 +102,58 @@ def test_bad_files_fail_clearly_and_leave_no_file(tmp_path, kind, error, message
     assert not (out / "val.h5").exists()
     assert not list(out.glob(".*.tmp"))
     assert (out / "train.h5").exists()  # splits before the bad one are complete
+
+
+def test_converts_what_the_folder_holds(tmp_path):
+    # A common subset: one category, validation split only, plus a half pair.
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    arrays = _write_release(src, sizes={"val": 3}, synsets=["03001627"])
+    lone_images, _ = release_paths(src, "02691156", "val")
+    np.savez_compressed(lone_images, np.zeros((1, *IMAGE_SHAPE), np.uint8))
+    report = convert_release(src, out, progress=False)
+    assert report.written == [out / "val.h5"] and report.converted == {"val": ["03001627"]}
+    assert {"train: no release files", "test: no release files"} <= set(report.skipped)
+    assert any("02691156" in s and "voxels.npz missing" in s for s in report.skipped)
+    f, synsets = open_split(out / "val.h5")
+    with f:
+        assert synsets == ["03001627"]
+        np.testing.assert_array_equal(f["03001627"][IMAGES][:], arrays[("03001627", "val")][0])
+    assert not (out / "train.h5").exists()
+
+
+def test_no_release_file_at_all_is_an_error(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "notes.txt").write_text("not the release")
+    with pytest.raises(FileNotFoundError, match="no release files"):
+        convert_release(src, tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("argv", [["--categories", "chair,airplane"],
+                                  ["--categories", "chair", "airplane"]])  # fmt: skip
+def test_script_accepts_both_list_forms(tmp_path, argv):
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    _write_release(src, sizes={"test": 2})
+    res = run_py("scripts/prepare_shapenet.py", str(src), str(out), "--quiet", *argv, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "skipped: train: no release files" in res.stdout
+    f, synsets = open_split(out / "test.h5")
+    with f:
+        assert synsets == ["02691156", "03001627"]  # paper order
+
+
+def test_script_reports_a_bad_file_in_one_line(tmp_path):
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    _write_release(src, sizes={"val": 3})
+    bad = _break(src, "not_npz")
+    res = run_py("scripts/prepare_shapenet.py", str(src), str(out), "--quiet", cwd=tmp_path)
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and bad.name in lines[0]
 
 
 def test_truncated_data_inside_a_valid_header(tmp_path):

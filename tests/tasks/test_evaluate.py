@@ -99,3 +99,46 @@ def test_evaluate_errors(tiny):
         evaluate(ckpt, {**data_cfg, "root": str(root / "nowhere")}, progress=False)
     with pytest.raises(ConfigError, match="split"):
         evaluate(ckpt, data_cfg, split="training", progress=False)
+
+
+def test_baselines_without_checkpoint_are_independent(tiny, tmp_path):
+    from softrec.tasks.evaluation import template_of_model_config
+
+    root, ckpt, data_cfg = tiny
+    with_ckpt = evaluate(ckpt, data_cfg, split="val", out_dir=tmp_path / "a", batch_size=24,
+                         progress=False, print_table=False, num_examples=0)  # fmt: skip
+    model_cfg = compose_config("train", ["experiment=smoke"]).model
+    template = template_of_model_config(model_cfg)
+    alone = evaluate(None, data_cfg, split="val", out_dir=tmp_path / "b", batch_size=24,
+                     template=template, progress=False, print_table=False)  # fmt: skip
+    assert alone["columns"][:2] == ["template sphere", "mean shape"]
+    assert "ours" not in alone["columns"] and alone["meta"]["checkpoint"] is None
+    for a, b in zip(with_ckpt["rows"], alone["rows"], strict=True):
+        # the model config's template is the checkpoint model's template
+        assert b["template sphere"] == pytest.approx(a["template sphere"], abs=1e-6)
+        assert b["mean shape"] == pytest.approx(a["mean shape"], abs=1e-6)
+        assert b["n_predictions"] == 24
+    only_mean = evaluate(None, data_cfg, split="val", out_dir=tmp_path / "c", batch_size=24,
+                         template_baseline=False, progress=False, print_table=False)  # fmt: skip
+    assert only_mean["columns"][0] == "mean shape" and "template sphere" not in only_mean["columns"]
+    only_template = evaluate(ckpt, data_cfg, split="val", out_dir=tmp_path / "d", batch_size=24,
+                             mean_shape_baseline=False, progress=False, print_table=False,
+                             num_examples=0)  # fmt: skip
+    assert only_template["columns"][:2] == ["ours", "template sphere"]
+    assert "mean shape" not in only_template["columns"]
+    with pytest.raises(ConfigError, match="nothing to evaluate"):
+        evaluate(None, data_cfg, template_baseline=False, mean_shape_baseline=False,
+                 progress=False)  # fmt: skip
+
+
+def test_missing_train_split_drops_only_the_mean_shape(tiny, tmp_path):
+    import shutil
+
+    root, ckpt, data_cfg = tiny
+    partial = tmp_path / "val_only"
+    partial.mkdir()
+    shutil.copy(f"{data_cfg['root']}/val.h5", partial / "val.h5")
+    res = evaluate(ckpt, {**data_cfg, "root": str(partial)}, split="val", out_dir=tmp_path,
+                   batch_size=24, progress=False, print_table=False, num_examples=0)  # fmt: skip
+    assert res["columns"][:2] == ["ours", "template sphere"] and "mean shape" not in res["columns"]
+    assert any("train.h5" in note for note in res["meta"]["notes"])
