@@ -19,9 +19,18 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, default_collate
 
+from ..errors import DataFileError
 from .categories import SYNSET_IDS, resolve_categories
 from .conventions import NUM_VIEWS, UINT8_MAX, view_eyes
-from .h5format import IMAGE_CHUNK, IMAGE_SHAPE, IMAGES, VOXEL_SHAPE, VOXELS, open_split
+from .h5format import (
+    IMAGE_CHUNK,
+    IMAGE_SHAPE,
+    IMAGES,
+    READ_ERRORS,
+    VOXEL_SHAPE,
+    VOXELS,
+    open_split,
+)
 
 BatchOrTensor = TypeVar("BatchOrTensor", torch.Tensor, MutableMapping[str, torch.Tensor])
 
@@ -36,6 +45,8 @@ class _H5Split(Dataset):
         try:
             self.synsets = synsets
             self.counts = [int(f[s][IMAGES].shape[0]) for s in synsets]
+        except READ_ERRORS as exc:
+            raise DataFileError(f"{self.path}: damaged HDF5 file ({exc})") from exc
         finally:
             f.close()
         #: Class id of each synset: its row in the paper's table (0..12), stable across
@@ -80,17 +91,28 @@ class _H5Split(Dataset):
             )
         return self._direct
 
+    def _damaged(self, cat: int, obj: int, exc: Exception) -> DataFileError:
+        """The error for data that could not be read (a damaged or truncated file)."""
+        return DataFileError(
+            f"{self.path}: cannot read object {obj} of category {self.synsets[cat]} "
+            f"({type(exc).__name__}: {exc}); the file is damaged, convert or copy it again"
+        )
+
     def _read_views(self, cats: np.ndarray, objs: np.ndarray, views: np.ndarray) -> np.ndarray:
         """uint8 (n, 4, 64, 64) images of views ``views[i]`` of objects ``(cats[i], objs[i])``."""
         out = np.empty((len(cats), *IMAGE_SHAPE[1:]), dtype=np.uint8)
         keys = zip(cats.tolist(), objs.tolist(), views.tolist(), strict=True)
         for i, (cat, obj, view) in enumerate(keys):
-            images, _ = self._datasets(cat)
-            if self._direct_ok(images):
-                _, raw = images.id.read_direct_chunk((obj, view, 0, 0, 0))
-                out[i] = np.frombuffer(zlib.decompress(raw), np.uint8).reshape(IMAGE_SHAPE[1:])
-            else:
-                out[i] = images[obj, view]
+            try:
+                images, _ = self._datasets(cat)
+                if self._direct_ok(images):
+                    _, raw = images.id.read_direct_chunk((obj, view, 0, 0, 0))
+                    pixels = np.frombuffer(zlib.decompress(raw), np.uint8)
+                    out[i] = pixels.reshape(IMAGE_SHAPE[1:])
+                else:
+                    out[i] = images[obj, view]
+            except READ_ERRORS as exc:
+                raise self._damaged(cat, obj, exc) from exc
         return out
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
@@ -234,7 +256,10 @@ class ViewVoxelDataset(_H5Split):
         last = None
         for i, (cat, obj) in enumerate(zip(cats.tolist(), objs.tolist(), strict=True)):
             if (cat, obj) != last:  # items come in (object, view) order: read each once
-                grid, last = self._datasets(cat)[1][obj].astype(bool), (cat, obj)
+                try:
+                    grid, last = self._datasets(cat)[1][obj].astype(bool), (cat, obj)
+                except READ_ERRORS as exc:
+                    raise self._damaged(cat, obj, exc) from exc
             voxels[i] = grid
         return {
             "images": torch.from_numpy(self._read_views(cats, objs, views)),

@@ -19,6 +19,7 @@ so a file with the final name is always complete.
 from __future__ import annotations
 
 import contextlib
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,6 +43,10 @@ from .conventions import (
     VOXEL_LAYOUT,
     VOXEL_RESOLUTION,
 )
+
+#: What h5py raises on a damaged file (I/O, object header, chunk index errors), plus what
+#: decoding damaged bytes raises (a corrupt deflate stream, a chunk of the wrong size).
+READ_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError, zlib.error)
 
 IMAGES = "images"
 VOXELS = "voxels"
@@ -186,6 +191,12 @@ def open_split(
         raise DataFileError(f"{path}: not a readable HDF5 file ({exc})") from exc
     try:
         synsets = validate_file(f, path, categories)
+    except DataFileError:
+        f.close()
+        raise
+    except READ_ERRORS as exc:  # damaged metadata (object headers, links, chunk indexes)
+        f.close()
+        raise DataFileError(f"{path}: damaged HDF5 file ({type(exc).__name__}: {exc})") from exc
     except BaseException:
         f.close()
         raise

@@ -68,8 +68,9 @@ class NpzArray:
             raise DataFileError(
                 f"{self.path}: no '{ARRAY_MEMBER}' member (found {self._zip.namelist()})"
             )
-        self._stream = self._zip.open(ARRAY_MEMBER)
+        self._stream = None
         try:
+            self._stream = self._zip.open(ARRAY_MEMBER)
             version = np.lib.format.read_magic(self._stream)
             if version == (1, 0):
                 header = np.lib.format.read_array_header_1_0(self._stream)

@@ -60,3 +60,20 @@ def option_grid():
 
 def option_id(opts: dict) -> str:
     return "-".join(str(v) for v in opts.values())
+
+
+def render_and_grads(fv, tex, backend, upstream, image_size=12, **kw):
+    """Render with ``backend`` and return ``(image, [grad fv, grad tex])`` of
+    ``Σ image · upstream`` (zeros where the image does not depend on an input)."""
+    fv = fv.clone().requires_grad_()
+    tex = None if tex is None else tex.clone().requires_grad_()
+    out = softrec.soft_rasterize(fv, tex, image_size=image_size, backend=backend, **kw)
+    grads = [torch.zeros_like(fv), None if tex is None else torch.zeros_like(tex)]
+    if out.requires_grad:
+        inputs = [fv] + ([tex] if tex is not None else [])
+        got = torch.autograd.grad((out * upstream).sum(), inputs, allow_unused=True)
+        grads = [
+            g if g is not None else torch.zeros_like(x) for g, x in zip(got, inputs, strict=True)
+        ]
+        grads += [None] * (2 - len(grads))
+    return out.detach(), grads

@@ -8,25 +8,16 @@ import torch
 from softrec.render import soft_rasterize
 from softrec.render.options import RasterOptions
 from softrec.render.reference import soft_rasterize_reference
-from tests.render.helpers import option_grid, option_id, random_faces, sphere_screen_faces
+from tests.render.helpers import (
+    option_grid,
+    option_id,
+    random_faces,
+    render_and_grads,
+    sphere_screen_faces,
+)
 
 GRID = list(option_grid())
 S = 12
-
-
-def _render_and_grads(fv, tex, backend, upstream, **kw):
-    fv = fv.clone().requires_grad_()
-    tex = None if tex is None else tex.clone().requires_grad_()
-    out = soft_rasterize(fv, tex, image_size=S, backend=backend, **kw)
-    grads = [torch.zeros_like(fv), None if tex is None else torch.zeros_like(tex)]
-    if out.requires_grad:
-        inputs = [fv] + ([tex] if tex is not None else [])
-        got = torch.autograd.grad((out * upstream).sum(), inputs, allow_unused=True)
-        grads = [
-            g if g is not None else torch.zeros_like(x) for g, x in zip(got, inputs, strict=True)
-        ]
-        grads += [None] * (2 - len(grads))
-    return out.detach(), grads
 
 
 def _compare(case, dtype, backend, rtol):
@@ -39,11 +30,11 @@ def _compare(case, dtype, backend, rtol):
     upstream = torch.randn(2, 4, S, S, dtype=dtype, generator=torch.Generator().manual_seed(1))
     if backend == "cuda":
         fv_d, tex_d, up_d = fv.cuda(), None if tex is None else tex.cuda(), upstream.cuda()
-        out, grads = _render_and_grads(fv_d, tex_d, "cuda", up_d, **kw)
+        out, grads = render_and_grads(fv_d, tex_d, "cuda", up_d, **kw)
         out, grads = out.cpu(), [None if g is None else g.cpu() for g in grads]
     else:
-        out, grads = _render_and_grads(fv, tex, backend, upstream, **kw)
-    ref_out, ref_grads = _render_and_grads(fv, tex, "reference", upstream, **kw)
+        out, grads = render_and_grads(fv, tex, backend, upstream, **kw)
+    ref_out, ref_grads = render_and_grads(fv, tex, "reference", upstream, **kw)
     torch.testing.assert_close(out, ref_out, rtol=rtol, atol=rtol)
     for got, want in zip(grads, ref_grads, strict=True):
         if want is None:

@@ -101,3 +101,19 @@ def test_entry_points_print_one_line_and_exit_2(tmp_path, script):
     full = run_py(script, "seed=-1", cwd=tmp_path, timeout=120,
                   env_extra={"HYDRA_FULL_ERROR": "1"})  # fmt: skip
     assert full.returncode != 0 and "Traceback" in full.stderr
+
+
+def test_errors_from_loader_workers_print_their_own_message():
+    from torch.utils.data._utils import ExceptionWrapper
+
+    from softrec.errors import DataFileError
+    from softrec.tasks.cli import _error_line
+
+    try:
+        raise DataFileError("/data/train.h5: cannot read object 3 of category 02691156")
+    except DataFileError:
+        wrapped = ExceptionWrapper(where="in DataLoader worker process 0")
+    with pytest.raises(DataFileError) as info:
+        wrapped.reraise()
+    assert "Traceback" in str(info.value)  # what the loader hands over
+    assert _error_line(info.value) == "/data/train.h5: cannot read object 3 of category 02691156"

@@ -299,3 +299,22 @@ def test_progress_bar_counts_steps_of_the_run(tmp_path, smoke_data):
     frames = proc.stdout.replace("\r", "\n")
     assert "train steps: 100%" in frames and " 5/5 [" in frames
     assert "Epoch " not in frames  # the smoke set has 3 batches an epoch: 2 epochs ran
+
+
+@pytest.mark.parametrize("script", ["train.py", "evaluate.py"])
+def test_truncated_data_file_is_one_line(tmp_path, smoke_data, script):
+    import shutil
+
+    root = tmp_path / "release_h5"
+    shutil.copytree(smoke_data, root)
+    (root / "softrec_synthetic.json").unlink()  # a converted release, not the synthetic set
+    for split in ("train", "val", "test"):
+        path = root / f"{split}.h5"
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    args = ["experiment=smoke", "trainer.max_steps=2"] if script == "train.py" else []
+    proc = run_py(script, *args, "data=shapenet", f"data.root={root}",
+                  f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert lines[-1].startswith("error: ") and "Traceback" not in proc.stderr
+    assert ".h5" in lines[-1] and "truncated" in lines[-1]

@@ -220,14 +220,22 @@ SR_HD bool eval_fragment(const FaceSetup<T>& fs, T px, T py, const Params<T>& P,
 }
 
 // Columns [c0, c1] of row `py` that can be within reach of the face: the row clipped by
-// the three edge half-planes pushed out by `reach` (a superset of the rounded triangle; the
-// exact test in eval_fragment decides). Narrows the bounding box for slanted faces.
+// the three edge half-planes pushed out by how far outside an edge a pair can survive (a
+// superset of the region kept; the exact test in eval_fragment decides). Narrows the
+// bounding box for slanted faces.
 template <typename T>
 SR_HD void row_span(const FaceSetup<T>& fs, T py, const Params<T>& P, int& c0, int& c1) {
     const double sgn = fs.denom > 0 ? 1.0 : -1.0;
     double lo = -1e30, hi = 1e30;
-    const double lim = double(P.reach) * 1.0001 + 1e-6;  // margin: never drop a pixel
+    const double reach = double(P.reach);
     for (int k = 0; k < 3; ++k) {
+        // Euclidean: pairs survive up to `reach` outside an edge. Barycentric: up to where
+        // the opposite corner's coordinate reaches -reach, i.e. reach x that corner's height
+        // over edge k (|denom| / |edge k|), which exceeds `reach` on faces taller than 1.
+        const double allowed = P.dist_func == DIST_BARYCENTRIC
+                                   ? reach * sr_abs(double(fs.denom)) * fs.inv_len[k]
+                                   : reach;
+        const double lim = allowed * 1.0001 + 1e-6;  // margin: never drop a pixel
         // outward unit normal of edge k and the constraint n.(p - v_k) <= lim
         const double nx = sgn * fs.ey[k] * fs.inv_len[k], ny = -sgn * fs.ex[k] * fs.inv_len[k];
         const double rhs = lim + nx * fs.x[k] + ny * (double(fs.y[k]) - py);
