@@ -1,11 +1,14 @@
 """Reconstruct meshes from images with a trained checkpoint.
 
-    python scripts/reconstruct.py CKPT image1.png [image2.png ...] [--out out/] [--gif]
+    python scripts/reconstruct.py CKPT image1.png [photo.jpg ...] [--out out/] [--gif]
+        [--mask mask1.png ...] [--crop 0.1] [--tolerance 0.1]
 
-Each image (PNG with alpha; any size, resized to the model's 64×64 input) gives
-``<out>/<stem>.obj`` (vertex colors for the "full" model; ``--out`` defaults to
-``outputs/reconstruct``) and, with ``--gif``, a turntable ``<out>/<stem>.gif`` rendered
-with the project's soft renderer.
+Any image PIL reads. The object's mask comes from ``--mask`` files (one per image), else
+the image's alpha channel, else a uniform background (the border's colour); non-square
+images are padded, then everything is resized to the model's 64×64 input; each step is
+printed (rules: ``softrec.data.photos``). Each image gives ``<out>/<stem>.obj`` (vertex
+colors for the "full" model; ``--out`` defaults to ``outputs/reconstruct``), the prepared
+input ``<out>/<stem>_input.png`` and, with ``--gif``, a turntable ``<out>/<stem>.gif``.
 """
 
 from __future__ import annotations
@@ -14,37 +17,17 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 
 import softrec
-from softrec.data.conventions import CAMERA_DISTANCE, ELEVATION_DEG, IMAGE_SIZE, NUM_VIEWS
-from softrec.files import save_gif
-from softrec.image_encoding import straight_to_stored
+from softrec.data.conventions import CAMERA_DISTANCE, ELEVATION_DEG, NUM_VIEWS
+from softrec.data.photos import BACKGROUND_TOLERANCE, ImageInputError, prepare_image
+from softrec.files import save_gif, save_png
+from softrec.image_encoding import stored_to_straight
 from softrec.mesh import face_to_vertex_colors
 from softrec.render import render_turntable, turntable_eyes
 from softrec.tasks.common import load_module
 from softrec.tasks.errors import ConfigError
-
-
-def load_image(path: Path, size: int = IMAGE_SIZE) -> torch.Tensor:
-    """PNG (RGBA, or RGB with a white background) → (4, S, S) in the dataset convention
-    (RGB stored inverted: ``α·(1 − rgb)``)."""
-    from PIL import Image
-
-    if not path.is_file():
-        raise ConfigError(f"image not found: {path}")
-    img = Image.open(path)
-    if img.mode != "RGBA":
-        rgb = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
-        alpha = (rgb.min(axis=2) < 0.99).astype(np.float32)  # non-white = object
-        arr = np.concatenate([rgb, alpha[..., None]], 2)
-    else:
-        arr = np.asarray(img, dtype=np.float32) / 255.0
-    t = torch.from_numpy(arr).permute(2, 0, 1)[None]
-    t = torch.nn.functional.interpolate(t, size=(size, size), mode="area")[0]
-    alpha = t[3:4]
-    return straight_to_stored(t[:3], alpha)
 
 
 def turntable(
@@ -63,7 +46,13 @@ def turntable(
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("ckpt", type=Path, help="checkpoint written by train.py")
-    ap.add_argument("images", type=Path, nargs="+", help="PNG image(s), alpha = object mask")
+    ap.add_argument("images", type=Path, nargs="+", help="image file(s)")
+    ap.add_argument("--mask", type=Path, nargs="+", default=None,
+                    help="mask file(s), one per image (white = object)")
+    ap.add_argument("--crop", type=float, default=None, metavar="MARGIN",
+                    help="crop to the object's box grown by MARGIN x its size (e.g. 0.1)")
+    ap.add_argument("--tolerance", type=float, default=BACKGROUND_TOLERANCE,
+                    help="colour tolerance of a uniform background (default %(default)s)")
     ap.add_argument("--out", type=Path, default=Path("outputs/reconstruct"),
                     help="output folder (default: outputs/reconstruct)")
     ap.add_argument("--gif", action="store_true", help="also write a turntable GIF")
@@ -71,12 +60,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frames", type=int, default=NUM_VIEWS)
     args = ap.parse_args(argv)
     try:
+        if args.mask is not None and len(args.mask) != len(args.images):
+            raise ConfigError(f"--mask: {len(args.mask)} masks for {len(args.images)} images")
+        masks = args.mask or [None] * len(args.images)
+        prepared = [prepare_image(p, mask_path=m, tolerance=args.tolerance, crop_margin=args.crop)
+                    for p, m in zip(args.images, masks, strict=True)]  # fmt: skip
         module, _ = load_module(args.ckpt)
-        images = torch.stack([load_image(p) for p in args.images])
-    except ConfigError as exc:
+    except (ConfigError, ImageInputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    vertices, colors = module.net(images)
+    for path, prep in zip(args.images, prepared, strict=True):
+        print(f"{path}: {'; '.join(prep.notes)}")
+    images = torch.stack([prep.image for prep in prepared])
+    with torch.no_grad():
+        vertices, colors = module.net(images)
     faces = module.net.faces
     renderer_cfg = (module.run_config or {}).get("model", {}).get("renderer", {})
     for i, path in enumerate(args.images):
@@ -84,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         vc = face_to_vertex_colors(colors[i], faces, vertices.shape[1]) if colors is not None \
             else None
         softrec.save_obj(f"{stem}.obj", vertices[i], faces, vertex_colors=vc)
-        print(f"wrote {stem}.obj")
+        save_png(f"{stem}_input.png", torch.cat([stored_to_straight(images[i]), images[i, 3:]]))
+        print(f"wrote {stem}.obj, {stem}_input.png")
         if args.gif:
             frames = turntable(vertices[i], faces, None if colors is None else colors[i],
                                renderer_cfg, args.frames, args.gif_size)  # fmt: skip

@@ -55,3 +55,25 @@ def smoke_data(tmp_path_factory) -> Path:
     make_synthetic_dataset(root, **SMOKE_SIZES, seed=0, categories=SMOKE_CATEGORIES,
                            num_workers=0, progress=False)  # fmt: skip
     return root
+
+
+@pytest.fixture(scope="session")
+def untrained_checkpoint(tmp_path_factory) -> Path:
+    """A checkpoint of the smoke experiment's model at its initial weights (seed 0), in
+    the form train.py writes (weights + the model config), for tools that load one."""
+    import torch
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    from softrec.files import atomic_torch_save
+
+    cfg = compose_config("train", ["experiment=smoke"])
+    model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
+    torch.manual_seed(0)
+    module = instantiate(model_cfg)
+    path = tmp_path_factory.mktemp("checkpoint") / "untrained.ckpt"
+    config = {"model": model_cfg, "task_name": "test"}
+    atomic_torch_save(
+        {"state_dict": module.state_dict(), "global_step": 0, "softrec_config": config}, path
+    )
+    return path
