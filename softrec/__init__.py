@@ -9,6 +9,8 @@ Public API (tensor shapes and conventions are in each docstring):
   :func:`vertex_normals`, :func:`load_obj`, :func:`save_obj`.
 * Data (:mod:`softrec.data`): :func:`voxelize`, :func:`voxel_iou`,
   :class:`ShapeNetDataModule`, :func:`make_synthetic_dataset`, ``CATEGORIES``.
+* Fitting (:mod:`softrec.fit`): deform a template to many calibrated views
+  (:func:`softrec.fit.fit_mesh`, :class:`softrec.fit.FitOptions`).
 * Model (:mod:`softrec.models`, :mod:`softrec.losses`): :class:`SoftRasModule`,
   :class:`ReconstructionNet`, :class:`ResNetEncoder`, :class:`MeshDecoder`,
   :class:`ColorBranch`.
@@ -40,6 +42,7 @@ __version__ = "0.1.0"
 # `import softrec` stays light for users of the renderer alone.
 _LAZY = {
     "data": ("softrec.data", None),
+    "fit": ("softrec.fit", None),
     "losses": ("softrec.losses", None),
     "models": ("softrec.models", None),
     "CATEGORIES": ("softrec.data", "CATEGORIES"),
@@ -77,6 +80,7 @@ __all__ = [
     "ShapeNetDataModule",
     "SoftRasModule",
     "data",
+    "fit",
     "losses",
     "make_synthetic_dataset",
     "models",
