@@ -201,9 +201,12 @@ class Progress:
                     self.writer.add_scalar(f"fit/{key}", value, step)
         now = time.perf_counter()
         done = step + 1
-        if self.quiet or (now - self.last < PROGRESS_SECONDS and done < total):
+        if self.quiet:
             return
-        if not self.tty and done < total and done % max(total // 10, 1):
+        if self.tty:  # redraw the line at most every PROGRESS_SECONDS
+            if now - self.last < PROGRESS_SECONDS and done < total:
+                return
+        elif done < total and done % max(total // 10, 1):  # logs: one line per 10 %
             return
         self.last = now
         eta = (now - self.start) / done * (total - done)
