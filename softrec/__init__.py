@@ -9,6 +9,8 @@ Public API (tensor shapes and conventions are in each docstring):
   :func:`vertex_normals`, :func:`load_obj`, :func:`save_obj`.
 * Data (:mod:`softrec.data`): :func:`voxelize`, :func:`voxel_iou`,
   :class:`ShapeNetDataModule`, :func:`make_synthetic_dataset`, ``CATEGORIES``.
+* Fitting (:mod:`softrec.fit`): deform a template to many calibrated views
+  (:func:`softrec.fit.fit_mesh`, :class:`softrec.fit.FitOptions`).
 * Model (:mod:`softrec.models`, :mod:`softrec.losses`): :class:`SoftRasModule`,
   :class:`ReconstructionNet`, :class:`ResNetEncoder`, :class:`MeshDecoder`,
   :class:`ColorBranch`.
@@ -36,6 +38,7 @@ _LAZY = {
     "render": ("softrec.render", None),
     "mesh": ("softrec.mesh", None),
     "data": ("softrec.data", None),
+    "fit": ("softrec.fit", None),
     "losses": ("softrec.losses", None),
     "models": ("softrec.models", None),
     "CATEGORIES": ("softrec.data", "CATEGORIES"),
@@ -73,6 +76,7 @@ __all__ = [
     "ShapeNetDataModule",
     "SoftRasModule",
     "data",
+    "fit",
     "losses",
     "make_synthetic_dataset",
     "models",

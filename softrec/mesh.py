@@ -109,23 +109,86 @@ def icosphere(subdivisions: int = 3, radius: float = 1.0) -> tuple[torch.Tensor,
     v /= np.linalg.norm(v, axis=1, keepdims=True)
     f = np.asarray(faces, dtype=np.int64)
     for _ in range(subdivisions):
-        edges = np.sort(np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), axis=1)
-        uniq, inverse = np.unique(edges, axis=0, return_inverse=True)
-        mid = v[uniq[:, 0]] + v[uniq[:, 1]]
-        mid /= np.linalg.norm(mid, axis=1, keepdims=True)
-        m = inverse.reshape(3, -1).T + len(v)  # midpoints of edges (01, 12, 20) per face
-        v = np.concatenate([v, mid])
-        a, b, c = f[:, 0], f[:, 1], f[:, 2]
-        m01, m12, m20 = m[:, 0], m[:, 1], m[:, 2]
-        f = np.concatenate(
-            [
-                np.stack([a, m01, m20], 1),
-                np.stack([b, m12, m01], 1),
-                np.stack([c, m20, m12], 1),
-                np.stack([m01, m12, m20], 1),
-            ]
-        )
+        edges, f = _split_faces(f, len(v))
+        mid = v[edges[:, 0]] + v[edges[:, 1]]
+        v = np.concatenate([v, mid / np.linalg.norm(mid, axis=1, keepdims=True)])
     return torch.from_numpy(v * radius).float(), torch.from_numpy(f)
+
+
+def _split_faces(faces: np.ndarray, num_vertices: int) -> tuple[np.ndarray, np.ndarray]:
+    """One 1-to-4 split of every face: the (E, 2) unique edges, whose midpoints become
+    vertices ``num_vertices + e`` in edge order, and the (4F, 3) new faces (winding kept)."""
+    edges = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
+    uniq, inverse = np.unique(edges, axis=0, return_inverse=True)
+    m = inverse.reshape(3, -1).T + num_vertices  # midpoints of edges (01, 12, 20) per face
+    a, b, c = faces[:, 0], faces[:, 1], faces[:, 2]
+    m01, m12, m20 = m[:, 0], m[:, 1], m[:, 2]
+    new = np.concatenate([np.stack([a, m01, m20], 1), np.stack([b, m12, m01], 1),
+                          np.stack([c, m20, m12], 1), np.stack([m01, m12, m20], 1)])  # fmt: skip
+    return uniq, new
+
+
+def subdivide(
+    vertices: torch.Tensor, faces: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Midpoint subdivision: every face becomes four, the surface is unchanged.
+
+    Args:
+        vertices: (V, C) per-vertex values (positions, colors, ...).
+        faces: (F, 3) int64.
+    Returns:
+        ``(V + E, C)`` values (the old ones first, unchanged, then the mean of each edge's
+        two ends), ``(4F, 3)`` faces with the same winding, and the ``(E, 2)`` edges whose
+        midpoints were added, in the order they were appended.
+    """
+    if vertices.dim() != 2 or faces.dim() != 2 or faces.shape[1] != 3:
+        raise ValueError(f"subdivide takes (V, C) values and (F, 3) faces, got "
+                         f"{tuple(vertices.shape)}, {tuple(faces.shape)}")  # fmt: skip
+    edges_np, faces_np = _split_faces(faces.detach().cpu().numpy().astype(np.int64),
+                                      vertices.shape[0])  # fmt: skip
+    edges = torch.from_numpy(edges_np).to(vertices.device)
+    mid = (vertices[edges[:, 0]] + vertices[edges[:, 1]]) / 2
+    return torch.cat([vertices, mid]), torch.from_numpy(faces_np).to(faces.device), edges
+
+
+def template_logits(
+    template: torch.Tensor, coord_eps: float = 1e-3
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-coordinate parametrization of a template in (−1, 1)³: ``logit(|b|)`` and
+    ``sign(b)`` (0 → +1), |b| clamped into [coord_eps, 1 − coord_eps] so that the logit is
+    finite and a zero coordinate can still move. Both have ``template``'s shape."""
+    sign = torch.where(template < 0, -torch.ones_like(template), torch.ones_like(template))
+    mag = template.abs().clamp(coord_eps, 1.0 - coord_eps)
+    return torch.log(mag / (1.0 - mag)), sign
+
+
+def deform_template(
+    logits: torch.Tensor,
+    sign: torch.Tensor,
+    bias: torch.Tensor,
+    centroid: torch.Tensor,
+    output_scale: float = 1.0,
+) -> torch.Tensor:
+    """Bounded template deformation (NMR / SoftRas style), ``docs/conventions.md`` §5.
+
+    Each coordinate moves in logit space, ``u = sigmoid(logit(|b|) + β) · sign(b)`` ∈ (−1, 1),
+    then towards the centre ``c = tanh(centroid)`` with asymmetric scaling,
+    ``u' = relu(u)·(1 − c) − relu(−u)·(1 + c) + c`` ∈ (−1, 1), and ``vertex = output_scale·u'``:
+    whatever the parameters, the mesh stays strictly inside the cube of half side
+    ``output_scale``.
+
+    Args:
+        logits, sign: (V, 3) from :func:`template_logits`.
+        bias: (B, V, 3) logit offsets β.
+        centroid: (B, 3) raw centre (``tanh`` is applied here).
+        output_scale: half side of the bounding cube.
+    Returns:
+        (B, V, 3) vertices.
+    """
+    c = torch.tanh(centroid)[:, None, :]
+    u = torch.sigmoid(logits + bias) * sign
+    u = torch.relu(u) * (1.0 - c) - torch.relu(-u) * (1.0 + c) + c
+    return u * output_scale
 
 
 def load_obj(path: str | os.PathLike) -> tuple[torch.Tensor, torch.Tensor]:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ..mesh import icosphere
+from ..mesh import deform_template, icosphere, template_logits
 
 
 class MeshDecoder(nn.Module):
@@ -74,18 +74,13 @@ class MeshDecoder(nn.Module):
 
     def template_logits(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(V, 3) logit(|b|) and (V, 3) sign(b) (0 → +1) of the template vertices."""
-        b = self.template_vertices
-        sign = torch.where(b < 0, -torch.ones_like(b), torch.ones_like(b))
-        mag = b.abs().clamp(self.coord_eps, 1.0 - self.coord_eps)
-        return torch.log(mag / (1.0 - mag)), sign
+        return template_logits(self.template_vertices, self.coord_eps)
 
     def deform(self, bias: torch.Tensor, centroid: torch.Tensor) -> torch.Tensor:
-        """Apply (B, V, 3) logit biases and (B, 3) raw centroids → (B, V, 3) vertices."""
+        """Apply (B, V, 3) logit biases and (B, 3) raw centroids → (B, V, 3) vertices
+        (:func:`softrec.mesh.deform_template`, shared with :mod:`softrec.fit`)."""
         base, sign = self.template_logits()
-        c = torch.tanh(centroid)[:, None, :]
-        u = torch.sigmoid(base + bias) * sign
-        u = torch.relu(u) * (1.0 - c) - torch.relu(-u) * (1.0 + c) + c
-        return u * self.output_scale
+        return deform_template(base, sign, bias, centroid, self.output_scale)
 
     def rest_shape(self) -> torch.Tensor:
         """(V, 3) vertices for zero bias and zero centroid (the undeformed template)."""
