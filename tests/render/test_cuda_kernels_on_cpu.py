@@ -36,7 +36,7 @@ def shim_module():
 
 
 def _run(module, fv, tex, opts: RasterOptions, upstream):
-    settings = rz._settings(module, opts)
+    settings = rz._settings(module, rz._setting_values(opts))
     fv = fv.contiguous()
     t = tex.contiguous() if tex is not None else fv.new_empty(0)
     image, aux, winner, *state = module.forward(fv, t, settings)
