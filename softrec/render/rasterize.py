@@ -94,6 +94,12 @@ def _check_finite(face_vertices: torch.Tensor, face_textures: torch.Tensor | Non
         raise ValueError("face_textures contains NaN or infinite values")
 
 
+@torch.compiler.assume_constant_result
+def _extension_available(name: str) -> bool:
+    # builds or loads the extension: a constant to torch.compile, which cannot trace that
+    return _ext.load(name) is not None
+
+
 def resolve_backend(device: torch.device, backend: str | None = None) -> str:
     """The backend that will run for tensors on ``device`` (argument > env var > device).
 
@@ -110,7 +116,7 @@ def resolve_backend(device: torch.device, backend: str | None = None) -> str:
         raise ValueError(f"backend 'cuda' needs CUDA tensors, got tensors on {device}")
     if name == "cpu" and device.type != "cpu":
         raise ValueError(f"backend 'cpu' needs CPU tensors, got tensors on {device}")
-    if name != "reference" and _ext.load(name) is None:
+    if name != "reference" and not _extension_available(name):
         if explicit:
             raise RuntimeError(
                 f"the '{name}' backend was requested but its extension could not be built "
