@@ -312,9 +312,15 @@ class FlatPool {
         }
         return {std::unique_ptr<float[]>(new float[std::max<size_t>(n, 1)]), n};
     }
-    void give(Buffer&& b) {
+    void give(Buffer&& b) {  // keeps the two largest
         std::lock_guard<std::mutex> lock(mutex_);
-        if (free_.size() < 2) free_.push_back(std::move(b));
+        if (free_.size() < 2) {
+            free_.push_back(std::move(b));
+            return;
+        }
+        auto smallest = std::min_element(free_.begin(), free_.end(), [](const Buffer& x,
+                                         const Buffer& y) { return x.size < y.size; });
+        if (smallest->size < b.size) *smallest = std::move(b);
     }
 
   private:
