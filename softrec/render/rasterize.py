@@ -234,12 +234,16 @@ def _setup_context(ctx, inputs, output) -> None:
     face_vertices, face_textures, settings, _, _ = inputs
     image, aux, winner, index, data = output
     ctx.mark_non_differentiable(aux, winner, index, data)
+    # the other outputs get no gradient: do not fill zeros for them (data is large)
+    ctx.set_materialize_grads(False)
     ctx.save_for_backward(face_vertices, face_textures, image, aux, winner, index, data)
     ctx.settings = settings
 
 
 def _backward(ctx, grad_image, *_):
     fv, tex, image, aux, winner, index, data = ctx.saved_tensors
+    if grad_image is None:
+        return None, None, None, None, None
     grad_fv, grad_tex = _rasterize_backward_op(grad_image, fv, tex, image, aux, winner, index,
                                                data, ctx.settings)  # fmt: skip
     return grad_fv, (grad_tex if tex is not None else None), None, None, None
