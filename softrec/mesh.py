@@ -12,8 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.utils.weak import WeakIdKeyDictionary
 
 from .files import atomic_write_text
+
+# faces tensor -> (its version counter, vertex count) of a passed index-range check. The
+# check reads the indices back from the device; a training step renders the same template
+# faces every call, so each faces tensor is checked once (again after in-place changes).
+_checked_faces = WeakIdKeyDictionary()
 
 
 def check_mesh(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
@@ -22,6 +28,7 @@ def check_mesh(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
         raise TypeError("vertices and faces must be torch.Tensors")
     if vertices.dim() != 3 or vertices.shape[-1] != 3:
         raise ValueError(f"vertices must have shape (B, V, 3), got {tuple(vertices.shape)}")
+    given = faces
     if faces.dim() == 2:
         faces = faces.unsqueeze(0).expand(vertices.shape[0], -1, -1)
     if faces.dim() != 3 or faces.shape[-1] != 3:
@@ -32,9 +39,17 @@ def check_mesh(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"faces batch {faces.shape[0]} != vertices batch {vertices.shape[0]}")
     if faces.device != vertices.device:
         raise ValueError(f"faces on {faces.device} but vertices on {vertices.device}")
-    if faces.numel() and (int(faces.min()) < 0 or int(faces.max()) >= vertices.shape[1]):
-        raise ValueError(f"faces index outside [0, {vertices.shape[1]})")
+    _check_face_indices(given, vertices.shape[1])
     return faces.long()
+
+
+def _check_face_indices(faces: torch.Tensor, num_vertices: int) -> None:
+    stamp = (faces._version, num_vertices)
+    if _checked_faces.get(faces) == stamp:
+        return
+    if faces.numel() and (int(faces.min()) < 0 or int(faces.max()) >= num_vertices):
+        raise ValueError(f"faces index outside [0, {num_vertices})")
+    _checked_faces[faces] = stamp
 
 
 def face_vertices(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:

@@ -69,7 +69,10 @@ class SoftRasModule(pl.LightningModule):
         num_logged_samples: rows of the image grid.
         net_precision: ``32`` (float32) or ``bf16``: autocast of the encoder and decoder;
             the renderer and the losses always run in float32.
-        compile_net: ``torch.compile`` the network (the renderer's custom op stays eager).
+        compile_net: ``torch.compile`` the network (the renderer runs eagerly; its kernels
+            are ``torch.library`` ops, so a compiled caller keeps them as single nodes).
+        compile_backend, compile_mode: ``torch.compile``'s ``backend`` and ``mode`` for
+            ``compile_net`` (default: inductor in its default mode).
         finite_check_every_n_steps: raise on a non-finite loss, checked every n steps
             (each check waits for the device; the GPU presets check every 100 steps).
     """
@@ -87,6 +90,8 @@ class SoftRasModule(pl.LightningModule):
         net_precision: str | int = "32",
         compile_net: bool = False,
         finite_check_every_n_steps: int = 1,
+        compile_backend: str = "inductor",
+        compile_mode: str | None = None,
     ) -> None:
         super().__init__()
         # plain containers (not DictConfig) so checkpoints load with weights_only=True
@@ -122,7 +127,10 @@ class SoftRasModule(pl.LightningModule):
             raise ValueError("finite_check_every_n_steps must be >= 1")
         self.finite_check_every_n_steps = int(finite_check_every_n_steps)
         # compiled forward kept outside the module tree: checkpoints keep the plain keys
-        self.__dict__["_net_forward"] = torch.compile(net) if compile_net else net
+        if compile_net:
+            mode = {} if compile_mode is None else {"mode": compile_mode}
+            net_forward = torch.compile(net, backend=compile_backend, **mode)
+        self.__dict__["_net_forward"] = net_forward if compile_net else net
 
     def run_net(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The network on ``images`` with the configured precision (float32 outputs)."""

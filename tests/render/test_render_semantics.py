@@ -337,3 +337,33 @@ def test_finiteness_check_can_be_turned_off_for_sync_free_training():
     assert out.shape == (1, 4, 8, 8)  # no error: the NaN shows up downstream instead
     renderer = softrec.SoftRenderer(image_size=8, check_finite=False)
     assert renderer.raster.check_finite is False
+
+
+def test_renderer_reads_a_faces_tensor_back_once():
+    """The index-range check of the faces reads them back from the device: it runs once per
+    faces tensor (and again after an in-place change), not on every render."""
+    from torch.overrides import TorchFunctionMode
+
+    v, f = softrec.icosphere(1, 0.5)
+    renderer = SoftRenderer(image_size=8, check_finite=False)
+
+    class Reads(TorchFunctionMode):
+        count = 0
+
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            if func in (torch.Tensor.min, torch.Tensor.max) and args and args[0] is f:
+                Reads.count += 1
+            return func(*args, **(kwargs or {}))
+
+    with Reads():
+        renderer(v[None], f)
+        first = Reads.count
+        renderer(v[None], f)
+    assert first > 0 and Reads.count == first
+    bad = f.clone()
+    bad[0, 0] = v.shape[0]
+    with pytest.raises(ValueError, match="faces index outside"):
+        renderer(v[None], bad)
+    f[0, 0] = -1  # in place: checked again
+    with pytest.raises(ValueError, match="faces index outside"):
+        renderer(v[None], f)

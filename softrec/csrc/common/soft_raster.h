@@ -393,14 +393,15 @@ struct PixelAccum {
     }
 };
 
-// Forward for one pixel over a list of candidate faces (the GPU's per-pixel loop).
+// Forward for one pixel over a list of candidate faces (the GPU's per-pixel loop); a null
+// list stands for faces 0 .. n-1.
 template <typename T>
 SR_HD void pixel_forward(const T* faces, const T* tex, const int32_t* list, int64_t n, T px,
                          T py, const Params<T>& P, T out[4], T aux[kAuxSize], int32_t& winner) {
     PixelAccum<T> acc;
     acc.init(P);
     for (int64_t i = 0; i < n; ++i) {
-        const int32_t j = list[i];
+        const int32_t j = list ? list[i] : int32_t(i);
         FaceSetup<T> fs;
         Fragment<T> fr;
         if (!face_setup(faces + 9 * j, P, fs) || !eval_fragment(fs, px, py, P, fr)) continue;
@@ -538,7 +539,8 @@ SR_HD void pair_backward(const T* f, const T* tj, int32_t j, const Fragment<T>& 
     if (gw[0] != 0 || gw[1] != 0 || gw[2] != 0) barycentric_backward(f, fr, gw, px, py, gf);
 }
 
-// Backward of one pixel over its candidate list (the GPU's per-pixel loop). Calls
+// Backward of one pixel over its candidate list (the GPU's per-pixel loop; a null list
+// stands for faces 0 .. n-1). Calls
 // add_face(j, gf[9]) and add_texel(j, texel, ch, value) for every contributing pair.
 template <typename T, typename AddFace, typename AddTexel>
 SR_HD void pixel_backward(const T* faces, const T* tex, const int32_t* list, int64_t n, T px,
@@ -547,7 +549,7 @@ SR_HD void pixel_backward(const T* faces, const T* tex, const int32_t* list, int
                           AddTexel add_texel) {
     if (!pixel_has_grad(P, grad)) return;
     for (int64_t i = 0; i < n; ++i) {
-        const int32_t j = list[i];
+        const int32_t j = list ? list[i] : int32_t(i);
         const T* f = faces + 9 * j;
         FaceSetup<T> fs;
         Fragment<T> fr;

@@ -291,19 +291,55 @@ BufferPool& d_pool() {
     return *pool;
 }
 
-// One buffer of D values per (image, band), returned to the pool when the last tensor
-// viewing them is gone.
-struct DStreams {
-    std::vector<std::vector<float>> items;
-    explicit DStreams(int64_t n) : items(n) {}
-    ~DStreams() {
-        for (auto& d : items) d_pool().give(std::move(d));
+// The D values of one forward, all (image, band) items packed into one buffer that the
+// state tensor views; the buffer goes back to `flat_pool` when the last view is gone. The
+// backward finds item k at index[2 + 2k] (offset) with index[3 + 2k] values.
+class FlatPool {
+  public:
+    struct Buffer {
+        std::unique_ptr<float[]> data;  // uninitialized: every used float is written
+        size_t size = 0;
+    };
+    Buffer take(size_t n) {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            for (auto it = free_.begin(); it != free_.end(); ++it)
+                if (it->size >= n) {
+                    Buffer b = std::move(*it);
+                    free_.erase(it);
+                    return b;
+                }
+        }
+        return {std::unique_ptr<float[]>(new float[std::max<size_t>(n, 1)]), n};
     }
+    void give(Buffer&& b) {  // keeps the two largest
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (free_.size() < 2) {
+            free_.push_back(std::move(b));
+            return;
+        }
+        auto smallest = std::min_element(free_.begin(), free_.end(), [](const Buffer& x,
+                                         const Buffer& y) { return x.size < y.size; });
+        if (smallest->size < b.size) *smallest = std::move(b);
+    }
+
+  private:
+    std::mutex mutex_;
+    std::vector<Buffer> free_;
 };
 
+FlatPool& flat_pool() {
+    static FlatPool* pool = new FlatPool;  // never destroyed: tensors may outlive statics
+    return *pool;
+}
+
+// Floats reserved for the next forward's packed D: the largest total seen, plus room to
+// grow. A forward that needs more packs again into an exact buffer (no data is lost).
+std::atomic<size_t> g_flat_hint{0};
+
 // Forward of the vector path (float32), same bands and outputs as the scalar path.
-// With for_backward, returns the state the backward replays: (band count, instruction
-// set), then one tensor of D values per (image, band).
+// With for_backward, returns the state the backward replays: an int64 index (band count,
+// instruction set, then offset and length of each (image, band) item) and the packed D.
 std::vector<at::Tensor> forward_vec(int level, const at::Tensor& fv, const at::Tensor& tex,
                                     const Params<float>& params, at::Tensor& image,
                                     at::Tensor& aux, at::Tensor& winner, bool for_backward) {
@@ -311,8 +347,23 @@ std::vector<at::Tensor> forward_vec(int level, const at::Tensor& fv, const at::T
     const int S = params.S;
     const VecLayout lay(S, level);
     const int bands = bands_for(B, S);
-    std::shared_ptr<DStreams> streams;
-    if (for_backward && keeps_d(params)) streams = std::make_shared<DStreams>(B * bands);
+    const bool keep = for_backward && keeps_d(params);
+    // Items copy their D into `flat` at a claimed offset while it is still in cache; those
+    // that do not fit stay in `spill` and are packed after the walk.
+    auto flat = std::make_shared<FlatPool::Buffer>();
+    std::atomic<size_t> used{0};
+    std::vector<std::vector<float>> spill;
+    at::Tensor index;
+    int64_t* items = nullptr;
+    if (keep) {
+        *flat = flat_pool().take(g_flat_hint.load());
+        spill.resize(B * bands);
+        index = at::zeros({2 + 2 * B * bands}, at::kLong);  // bands past the image stay empty
+        items = index.data_ptr<int64_t>();
+        items[0] = bands;
+        items[1] = level;
+        items += 2;
+    }
     const float* fvp = fv.data_ptr<float>();
     const float* texp = params.has_color ? tex.data_ptr<float>() : nullptr;
     float* img = image.data_ptr<float>();
@@ -334,15 +385,29 @@ std::vector<at::Tensor> forward_vec(int level, const at::Tensor& fv, const at::T
         sc.acc1 = acc1.data();
         sc.acc2 = acc2.data();
         sc.cacc = cacc.data();
-        if (streams) {
-            sc.d_out = &streams->items[b * bands + band];
-            *sc.d_out = d_pool().take();
-            sc.d_out->reserve(size_t(P.F) * 64);
+        std::vector<float> d;
+        if (keep) {
+            d = d_pool().take();
+            d.reserve(size_t(P.F) * 64);
+            sc.d_out = &d;
         }
         const softrec::cpu::BandIO io{fvp + b * P.F * 9,
                                       texp ? texp + b * P.F * tex_stride : nullptr, nullptr,
                                       nullptr, r0, r1};
         forward_band_vec(level, io, P, sc);
+        if (keep) {
+            const int64_t k = b * bands + band;
+            const size_t at = used.fetch_add(d.size());
+            items[2 * k + 1] = int64_t(d.size());
+            if (at + d.size() <= flat->size) {
+                std::memcpy(flat->data.get() + at, d.data(), d.size() * sizeof(float));
+                items[2 * k] = int64_t(at);
+                d_pool().give(std::move(d));
+            } else {
+                items[2 * k] = -1;  // packed below
+                spill[k] = std::move(d);
+            }
+        }
         PixelAccum<float> a;
         a.init(P);
         for (int r = r0; r < r1; ++r)
@@ -362,12 +427,31 @@ std::vector<at::Tensor> forward_vec(int level, const at::Tensor& fv, const at::T
                 for (int ch = 0; ch < 4; ++ch) img[(b * 4 + ch) * SS + pix] = out[ch];
             }
     });
-    if (!streams) return {};
-    std::vector<at::Tensor> state{at::tensor({int64_t(bands), int64_t(level)}, at::kLong)};
-    for (auto& d : streams->items)  // no copy: each tensor keeps the buffers alive
-        state.push_back(at::from_blob(d.data(), {int64_t(d.size())}, [streams](void*) {},
-                                      at::TensorOptions().dtype(at::kFloat)));
-    return state;
+    if (!keep) return {};
+    const size_t total = used.load();
+    if (total > flat->size) {  // some items did not fit: pack everything into an exact buffer
+        auto exact = std::make_shared<FlatPool::Buffer>(flat_pool().take(total));
+        size_t at = 0;
+        for (int64_t k = 0; k < B * bands; ++k) {
+            const size_t n = size_t(items[2 * k + 1]);
+            const bool spilled = items[2 * k] < 0;
+            const float* src = spilled ? spill[k].data() : flat->data.get() + items[2 * k];
+            if (n) std::memcpy(exact->data.get() + at, src, n * sizeof(float));
+            if (spilled) d_pool().give(std::move(spill[k]));
+            items[2 * k] = int64_t(at);
+            at += n;
+        }
+        flat_pool().give(std::move(*flat));
+        flat = exact;
+    }
+    size_t hint = g_flat_hint.load();
+    const size_t want = total + total / 8;
+    while (hint < want && !g_flat_hint.compare_exchange_weak(hint, want)) {
+    }
+    auto data = at::from_blob(flat->data.get(), {int64_t(total)},
+                              [flat](void*) { flat_pool().give(std::move(*flat)); },
+                              at::TensorOptions().dtype(at::kFloat));
+    return {index, data};
 }
 
 // Backward of the vector path (float32): fills the per-band gradient slices.
@@ -376,8 +460,12 @@ void backward_vec(int level, const at::Tensor& fv, const at::Tensor& tex,
                   const at::Tensor& image, const at::Tensor& aux, const at::Tensor& winner,
                   int bands, const std::vector<at::Tensor>& state, at::Tensor& gbuf,
                   at::Tensor& tbuf) {
-    const bool replay = keeps_d(params) && int64_t(state.size()) == 1 + fv.size(0) * bands &&
-                        state[0][1].item<int64_t>() == level;  // same blocks, same order
+    // the forward's D is replayed where it was kept with the same blocks, in the same order
+    const bool replay = keeps_d(params) && state.size() == 2 &&
+                        state[0].numel() == 2 + 2 * fv.size(0) * bands &&
+                        state[0].data_ptr<int64_t>()[1] == level;
+    const int64_t* items = replay ? state[0].data_ptr<int64_t>() + 2 : nullptr;
+    const float* dpacked = replay ? state[1].data_ptr<float>() : nullptr;
     const int64_t B = fv.size(0);
     const int S = params.S;
     const VecLayout lay(S, level);
@@ -417,7 +505,7 @@ void backward_vec(int level, const at::Tensor& fv, const at::Tensor& tex,
         sc.acc2 = pz.data();
         sc.acc3 = nz.data();
         sc.active = active.data();
-        if (replay) sc.d_in = state[1 + b * bands + band].data_ptr<float>();
+        if (replay) sc.d_in = dpacked + items[2 * (b * bands + band)];
         const softrec::cpu::BandIO io{fvp + b * P.F * 9,
                                       texp ? texp + b * P.F * tex_stride : nullptr,
                                       auxp + b * SS * softrec::kAuxSize, win + b * SS, r0, r1};
@@ -513,7 +601,10 @@ std::vector<at::Tensor> backward(at::Tensor grad_image, at::Tensor fv, at::Tenso
     const int64_t B = fv.size(0);
     const int S = int(settings.image_size);
     // the forward's band count where it kept state (the thread count may have changed)
-    const int bands = state.empty() ? bands_for(B, S) : int(state[0][0].item<int64_t>());
+    TORCH_CHECK(state.empty() || (state.size() == 2 && state[0].scalar_type() == at::kLong &&
+                                  state[0].numel() >= 2 && state[1].scalar_type() == at::kFloat),
+                "CPU backward expects the forward's state (index, D) or none");
+    const int bands = state.empty() ? bands_for(B, S) : int(state[0].data_ptr<int64_t>()[0]);
     at::Tensor grad_fv, grad_tex;
     AT_DISPATCH_FLOATING_TYPES(fv.scalar_type(), "softrec_backward_cpu", [&] {
         const auto params = softrec::make_params<scalar_t>(fv, tex, settings);

@@ -16,17 +16,19 @@ namespace softrec {
 template <typename T>
 void launch_count_bins(const T* fv, int64_t B, const Params<T>& P, int64_t* counts,
                        cudaStream_t stream);
+// bin_faces holds `capacity` entries: the fill writes those below it, and the pixel
+// kernels read a tile whose list ends past it as "all faces of the image".
 template <typename T>
 void launch_fill_bins(const T* fv, int64_t B, const Params<T>& P, int64_t* cursor,
-                      int32_t* bin_faces, cudaStream_t stream);
+                      int32_t* bin_faces, int64_t capacity, cudaStream_t stream);
 template <typename T>
 void launch_forward(const T* fv, const T* tex, int64_t B, const Params<T>& P,
-                    const int64_t* offsets, const int32_t* bin_faces, T* image, T* aux,
-                    int32_t* winner, cudaStream_t stream);
+                    const int64_t* offsets, const int32_t* bin_faces, int64_t capacity,
+                    T* image, T* aux, int32_t* winner, cudaStream_t stream);
 template <typename T>
 void launch_backward(const T* fv, const T* tex, int64_t B, const Params<T>& P,
-                     const int64_t* offsets, const int32_t* bin_faces, const T* grad_image,
-                     const T* image, const T* aux, const int32_t* winner, T* grad_fv,
-                     T* grad_tex, cudaStream_t stream);
+                     const int64_t* offsets, const int32_t* bin_faces, int64_t capacity,
+                     const T* grad_image, const T* image, const T* aux, const int32_t* winner,
+                     T* grad_fv, T* grad_tex, cudaStream_t stream);
 
 }  // namespace softrec

@@ -28,9 +28,11 @@ __global__ void count_bins_kernel(const T* fv, int64_t B, Params<T> P, int64_t* 
                       1ULL);
 }
 
+// Writes the entries below `capacity` (the length of bin_faces); the tiles whose lists
+// end past it are read as "all faces" (bin_candidates).
 template <typename T>
 __global__ void fill_bins_kernel(const T* fv, int64_t B, Params<T> P, int64_t* cursor,
-                                 int32_t* bin_faces) {
+                                 int32_t* bin_faces, int64_t capacity) {
     const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
     if (i >= B * P.F) return;
     const int64_t b = i / P.F;
@@ -42,7 +44,7 @@ __global__ void fill_bins_kernel(const T* fv, int64_t B, Params<T> P, int64_t* c
             const unsigned long long slot = atomicAdd(
                 reinterpret_cast<unsigned long long*>(cursor + b * P.n_tiles + ty * P.tiles_x + tx),
                 1ULL);
-            bin_faces[slot] = j;
+            if (int64_t(slot) < capacity) bin_faces[slot] = j;
         }
 }
 
@@ -64,29 +66,46 @@ SR_HD PixelSlot pixel_slot(int64_t i, const Params<T>& P) {
     return s;
 }
 
+// The candidate faces of tile bin `bin`: its list, or, where the list did not fit in
+// bin_faces, every face of the image (null list). Culling in eval_fragment rejects exactly
+// the faces the binning left out, so both give the same result up to summation order.
+template <typename T>
+SR_HD void bin_candidates(const int64_t* offsets, const int32_t* bin_faces, int64_t capacity,
+                          int64_t bin, const Params<T>& P, const int32_t*& list, int64_t& n) {
+    if (offsets[bin + 1] <= capacity) {
+        list = bin_faces + offsets[bin];
+        n = offsets[bin + 1] - offsets[bin];
+    } else {
+        list = nullptr;
+        n = P.F;
+    }
+}
+
 template <typename T>
 __global__ void forward_kernel(const T* fv, const T* tex, int64_t B, Params<T> P,
-                               const int64_t* offsets, const int32_t* bin_faces, T* image,
-                               T* aux, int32_t* winner) {
+                               const int64_t* offsets, const int32_t* bin_faces,
+                               int64_t capacity, T* image, T* aux, int32_t* winner) {
     const int64_t SS = int64_t(P.S) * P.S;
     const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
     if (i >= B * SS) return;
     const PixelSlot px = pixel_slot(i, P);
     const int64_t b = px.b, pix = px.pix, bin = px.bin;
     const int r = px.r, c = px.c;
+    const int32_t* list;
+    int64_t n;
+    bin_candidates(offsets, bin_faces, capacity, bin, P, list, n);
     T out[4];
     softrec::pixel_forward(fv + b * P.F * 9, P.has_color ? tex + b * P.F * P.T_tex * 3 : tex,
-                           bin_faces + offsets[bin], offsets[bin + 1] - offsets[bin],
-                           softrec::pixel_x<T>(c, P.S), softrec::pixel_y<T>(r, P.S), P, out,
-                           aux + i * softrec::kAuxSize, winner[i]);
+                           list, n, softrec::pixel_x<T>(c, P.S), softrec::pixel_y<T>(r, P.S), P,
+                           out, aux + i * softrec::kAuxSize, winner[i]);
     for (int ch = 0; ch < 4; ++ch) image[(b * 4 + ch) * SS + pix] = out[ch];
 }
 
 template <typename T>
 __global__ void backward_kernel(const T* fv, const T* tex, int64_t B, Params<T> P,
                                 const int64_t* offsets, const int32_t* bin_faces,
-                                const T* grad_image, const T* image, const T* aux,
-                                const int32_t* winner, T* grad_fv, T* grad_tex) {
+                                int64_t capacity, const T* grad_image, const T* image,
+                                const T* aux, const int32_t* winner, T* grad_fv, T* grad_tex) {
     const int64_t SS = int64_t(P.S) * P.S;
     const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
     if (i >= B * SS) return;
@@ -101,10 +120,13 @@ __global__ void backward_kernel(const T* fv, const T* tex, int64_t B, Params<T> 
     const int64_t tex_stride = int64_t(P.T_tex) * 3;
     T* gfv = grad_fv + b * P.F * 9;
     T* gtex = P.has_color ? grad_tex + b * P.F * tex_stride : grad_tex;
+    const int32_t* list;
+    int64_t n;
+    bin_candidates(offsets, bin_faces, capacity, bin, P, list, n);
     softrec::pixel_backward(
-        fv + b * P.F * 9, P.has_color ? tex + b * P.F * tex_stride : tex,
-        bin_faces + offsets[bin], offsets[bin + 1] - offsets[bin], softrec::pixel_x<T>(c, P.S),
-        softrec::pixel_y<T>(r, P.S), P, grad, out, aux + i * softrec::kAuxSize, winner[i],
+        fv + b * P.F * 9, P.has_color ? tex + b * P.F * tex_stride : tex, list, n,
+        softrec::pixel_x<T>(c, P.S), softrec::pixel_y<T>(r, P.S), P, grad, out,
+        aux + i * softrec::kAuxSize, winner[i],
         [&](int32_t j, const T* gf) {
             for (int k = 0; k < 9; ++k)
                 if (gf[k] != 0) atomicAdd(gfv + int64_t(j) * 9 + k, gf[k]);

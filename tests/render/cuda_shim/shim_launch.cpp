@@ -19,36 +19,42 @@ void launch_count_bins(const T* fv, int64_t B, const Params<T>& P, int64_t* coun
 
 template <typename T>
 void launch_fill_bins(const T* fv, int64_t B, const Params<T>& P, int64_t* cursor,
-                      int32_t* bin_faces, cudaStream_t) {
+                      int32_t* bin_faces, int64_t capacity, cudaStream_t) {
     shim_launch(blocks_for(B * P.F), kThreads, kernels::fill_bins_kernel<T>, fv, B, P, cursor,
-                bin_faces);
+                bin_faces, capacity);
 }
 
 template <typename T>
 void launch_forward(const T* fv, const T* tex, int64_t B, const Params<T>& P,
-                    const int64_t* offsets, const int32_t* bin_faces, T* image, T* aux,
-                    int32_t* winner, cudaStream_t) {
+                    const int64_t* offsets, const int32_t* bin_faces, int64_t capacity,
+                    T* image, T* aux, int32_t* winner, cudaStream_t) {
     shim_launch(blocks_for(B * int64_t(P.S) * P.S), kThreads, kernels::forward_kernel<T>, fv,
-                tex, B, P, offsets, bin_faces, image, aux, winner);
+                tex, B, P, offsets, bin_faces, capacity, image, aux, winner);
 }
 
 template <typename T>
 void launch_backward(const T* fv, const T* tex, int64_t B, const Params<T>& P,
-                     const int64_t* offsets, const int32_t* bin_faces, const T* grad_image,
-                     const T* image, const T* aux, const int32_t* winner, T* grad_fv,
-                     T* grad_tex, cudaStream_t) {
+                     const int64_t* offsets, const int32_t* bin_faces, int64_t capacity,
+                     const T* grad_image, const T* image, const T* aux, const int32_t* winner,
+                     T* grad_fv, T* grad_tex, cudaStream_t) {
     shim_launch(blocks_for(B * int64_t(P.S) * P.S), kThreads, kernels::backward_kernel<T>, fv,
-                tex, B, P, offsets, bin_faces, grad_image, image, aux, winner, grad_fv,
-                grad_tex);
+                tex, B, P, offsets, bin_faces, capacity, grad_image, image, aux, winner,
+                grad_fv, grad_tex);
 }
 
-template void launch_count_bins<float>(const float*, int64_t, const Params<float>&, int64_t*, cudaStream_t);
-template void launch_count_bins<double>(const double*, int64_t, const Params<double>&, int64_t*, cudaStream_t);
-template void launch_fill_bins<float>(const float*, int64_t, const Params<float>&, int64_t*, int32_t*, cudaStream_t);
-template void launch_fill_bins<double>(const double*, int64_t, const Params<double>&, int64_t*, int32_t*, cudaStream_t);
-template void launch_forward<float>(const float*, const float*, int64_t, const Params<float>&, const int64_t*, const int32_t*, float*, float*, int32_t*, cudaStream_t);
-template void launch_forward<double>(const double*, const double*, int64_t, const Params<double>&, const int64_t*, const int32_t*, double*, double*, int32_t*, cudaStream_t);
-template void launch_backward<float>(const float*, const float*, int64_t, const Params<float>&, const int64_t*, const int32_t*, const float*, const float*, const float*, const int32_t*, float*, float*, cudaStream_t);
-template void launch_backward<double>(const double*, const double*, int64_t, const Params<double>&, const int64_t*, const int32_t*, const double*, const double*, const double*, const int32_t*, double*, double*, cudaStream_t);
+#define SHIM_INSTANTIATE(T)                                                                    \
+    template void launch_count_bins<T>(const T*, int64_t, const Params<T>&, int64_t*,          \
+                                       cudaStream_t);                                          \
+    template void launch_fill_bins<T>(const T*, int64_t, const Params<T>&, int64_t*, int32_t*, \
+                                      int64_t, cudaStream_t);                                  \
+    template void launch_forward<T>(const T*, const T*, int64_t, const Params<T>&,             \
+                                    const int64_t*, const int32_t*, int64_t, T*, T*, int32_t*, \
+                                    cudaStream_t);                                             \
+    template void launch_backward<T>(const T*, const T*, int64_t, const Params<T>&,            \
+                                     const int64_t*, const int32_t*, int64_t, const T*,        \
+                                     const T*, const T*, const int32_t*, T*, T*, cudaStream_t);
+SHIM_INSTANTIATE(float)
+SHIM_INSTANTIATE(double)
+#undef SHIM_INSTANTIATE
 
 }  // namespace softrec
