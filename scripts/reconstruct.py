@@ -3,8 +3,8 @@
     python scripts/reconstruct.py CKPT image1.png [image2.png ...] [--out out/] [--gif]
 
 Each image (PNG with alpha; any size, resized to the model's 64×64 input) gives
-``<out>/<stem>.obj`` (vertex colors for the "full" model; ``--out`` defaults to
-``outputs/reconstruct``) and, with ``--gif``, a turntable ``<out>/<stem>.gif`` rendered
+``<out>/<stem>.{obj,ply,glb}`` (vertex colors for the "full" model; ``--out`` defaults
+to ``outputs/reconstruct``) and, with ``--gif``, a turntable ``<out>/<stem>.gif`` rendered
 with the project's soft renderer.
 """
 
@@ -21,7 +21,7 @@ import softrec
 from softrec.data.conventions import CAMERA_DISTANCE, ELEVATION_DEG, IMAGE_SIZE, NUM_VIEWS
 from softrec.files import save_gif
 from softrec.image_encoding import straight_to_stored
-from softrec.mesh import face_to_vertex_colors
+from softrec.mesh import MESH_FORMATS, face_to_vertex_colors, save_mesh
 from softrec.render import render_turntable, turntable_eyes
 from softrec.tasks.common import load_module
 from softrec.tasks.errors import ConfigError
@@ -83,8 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         stem = args.out / path.stem
         vc = face_to_vertex_colors(colors[i], faces, vertices.shape[1]) if colors is not None \
             else None
-        softrec.save_obj(f"{stem}.obj", vertices[i], faces, vertex_colors=vc)
-        print(f"wrote {stem}.obj")
+        for suffix in MESH_FORMATS:
+            print(f"wrote {save_mesh(f'{stem}{suffix}', vertices[i], faces, vertex_colors=vc)}")
         if args.gif:
             frames = turntable(vertices[i], faces, None if colors is None else colors[i],
                                renderer_cfg, args.frames, args.gif_size)  # fmt: skip

@@ -31,6 +31,7 @@ def evaluate_from_config(
         num_examples=int(ev["num_examples"]),
         device=str(ev["device"]),
         max_batches=ev.get("max_batches"),
+        grid_views=int(ev.get("grid_views", 4)),
     )
 
 
@@ -46,16 +47,21 @@ def evaluate(
     max_batches: int | None = None,
     progress: bool = True,
     print_table: bool = True,
+    grid_views: int = 4,
 ) -> dict[str, Any]:
     """Evaluate a checkpoint on ``split`` (every object × 24 views) and write the tables.
 
     Writes ``<out_dir>/results_<split>.{md,csv,json}`` and ``<out_dir>/examples_<split>/``
-    (a few predicted meshes with their input images). Returns the table dict plus the
-    written paths.
+    (a few predicted meshes as .obj, .ply and .glb with their input images, and
+    ``grid.png``: the examples in ``grid_views`` views). Models with colors also get the
+    color metric (``docs/conventions.md`` §7) and its mean-color baseline as columns.
+    Returns the table dict plus the written paths.
     """
     import itertools
 
+    from ..metrics import MeshColorError
     from .iou_table import (
+        GRID_FILE,
         build_table,
         evaluate_loader,
         mean_shapes,
@@ -72,6 +78,7 @@ def evaluate(
     dm = build_datamodule(data_cfg)
     if hasattr(dm, "eval_batch_size"):
         dm.eval_batch_size = batch_size
+    dm.eval_all_views = True  # the color metric and the grid compare with every view
     try:
         loader = dm.eval_dataloader(split)
     except (FileNotFoundError, ValueError) as exc:
@@ -85,11 +92,19 @@ def evaluate(
     if baselines:
         mean_vox = mean_shapes(training_voxels(data_cfg), len(cats))
     template = module.net.decoder.rest_shape().detach() if baselines else None
+    color_metric = None
+    if module.net.color is not None:  # the settings the model validated with, if any
+        known = getattr(module, "val_color_metric", None)
+        settings = known.settings() if known is not None else {}
+        color_metric = MeshColorError(**settings, num_classes=len(cats), distributed=False)
+    # render with the σ the weights were trained at (the schedule's value at that step)
+    module.renderer.sigma = float(ckpt.get("softrec_sigma", module.renderer.sigma))
+    examples_dir = Path(out_dir) / f"examples_{split}"
     accs = evaluate_loader(
         module.net, loader, len(cats), resolution=module.val_metric.resolution,
         template_vertices=template, mean_shape_voxels=mean_vox, device=dev,
-        examples_dir=Path(out_dir) / f"examples_{split}", num_examples=num_examples,
-        progress=progress, total=total,
+        examples_dir=examples_dir, num_examples=num_examples, progress=progress, total=total,
+        renderer=module.renderer, color_metric=color_metric, grid_views=grid_views,
     )  # fmt: skip
     table = build_table(accs, cats)
     meta = {
@@ -101,6 +116,8 @@ def evaluate(
     }
     title = f"3D IoU on {split} ({meta['global_step']} steps) — paper columns: ShapeNet val"
     paths = write_table(table, out_dir, stem=f"results_{split}", title=title, extra=meta)
+    if (examples_dir / GRID_FILE).is_file():
+        paths["grid"] = examples_dir / GRID_FILE
     if print_table:
         print(f"evaluated split={split} of {meta['data_root']}", flush=True)
         print(table_markdown(table, title), flush=True)
