@@ -126,3 +126,52 @@ def test_silhouette_model_has_no_color_columns(smoke_data, tmp_path):
     grid = Image.open(tmp_path / "out" / "examples_test" / "grid.png")
     assert grid.size == ((1 + 2 * GRID_VIEWS) * 64, 64)  # no colors cell
     assert list((tmp_path / "out" / "examples_test").glob("*.glb"))
+
+
+def test_reconstruct_script_writes_colored_meshes(full_eval, smoke_data, tmp_path):
+    import importlib.util
+
+    import trimesh
+
+    from softrec.image_encoding import stored_to_straight
+    from tests.conftest import ROOT
+
+    _, ckpt, _ = full_eval
+    dm = build_datamodule(data_cfg(smoke_data))
+    img = images_to_float(next(iter(dm.eval_dataloader("val"))))["images"][0]
+    rgba = torch.cat([stored_to_straight(img), img[3:4]])
+    arr = (rgba.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    Image.fromarray(arr, "RGBA").save(tmp_path / "chair.png")
+    spec = importlib.util.spec_from_file_location("reconstruct", ROOT / "scripts/reconstruct.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert script.main([str(ckpt), str(tmp_path / "chair.png"), "--out", str(tmp_path)]) == 0
+    for suffix in (".obj", ".ply", ".glb"):
+        mesh = trimesh.load(tmp_path / f"chair{suffix}", force="mesh", process=False)
+        assert mesh.visual.kind == "vertex" and len(mesh.vertices) > 0
+
+
+def test_training_logs_the_color_grid(smoke_data):
+    """The training step's own renders make the color grid (no extra forward pass)."""
+    from softrec.models.module import COLOR_GRID_TAG, IMAGE_GRID_TAG
+
+    cfg = compose_config("train", ["experiment=smoke", "model=softras_full"])
+    module = instantiate(OmegaConf.to_container(cfg.model, resolve=True))
+    dm = build_datamodule(data_cfg(smoke_data))
+    batch = images_to_float(next(iter(dm.train_dataloader())))
+    _, renders, vertices, colors = module.compute_losses(batch)
+    logged: dict[str, torch.Tensor] = {}
+
+    class Recorder:
+        def add_image(self, tag, image, step):
+            logged[tag] = image
+
+        def add_mesh(self, *args, **kwargs):
+            logged["mesh"] = kwargs.get("colors")
+
+    module._tensorboard = Recorder
+    module._log_visuals(batch, renders.detach(), vertices.detach(), colors.detach())
+    s, n = renders.shape[-1], batch["images_a"].shape[0]
+    assert logged[IMAGE_GRID_TAG].shape == (3, n * s, 6 * s)
+    assert logged[COLOR_GRID_TAG].shape == (3, n * s, 7 * s)  # input + 2 views × 3 cells
+    assert logged["mesh"] is not None  # vertex colors go with the mesh
