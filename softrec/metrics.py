@@ -244,24 +244,37 @@ class MeshColorError(Metric):
             view: (B,) index in [0, K) of each prediction's input view.
             class_id: (B,).
         """
-        b, k, _, s, _ = images_all.shape
-        renders = render_object_views(renderer, vertices, faces, colors, eyes_all, s, self.chunk)
+        b, k = images_all.shape[:2]
         view = view.long().to(images_all.device)
         rows = torch.arange(b, device=images_all.device)
-        flat = mean_foreground_color(images_all[rows, view]).to(renders)[:, None, :, None, None]
-        # the baseline: flat color on the model's own silhouettes (premultiplied by alpha)
-        baseline = torch.cat([flat * renders[:, :, 3:4], renders[:, :, 3:4]], 2)
-        targets = images_all.reshape(b * k, 4, s, s)
+        flat = mean_foreground_color(images_all[rows, view])
         other = torch.ones(b, k, dtype=torch.long, device=images_all.device)
-        other[rows, view] = 0
-        group = other.reshape(-1).to(self.counts.device)  # index into COLOR_GROUPS
-        cls = class_id.long().to(self.counts.device).repeat_interleave(k)
-        index = group * self.num_classes + cls
+        other[rows, view] = 0  # index into COLOR_GROUPS
+        index = (
+            other.to(self.counts.device) * self.num_classes
+            + class_id.long().to(self.counts.device)[:, None]
+        )
+        step = max(1, self.chunk // k)  # a few predictions at a time: bounded memory
+        for p in range(0, b, step):
+            sl = slice(p, p + step)
+            self._add(
+                render_object_views(renderer, vertices[sl], faces, colors[sl], eyes_all[sl],
+                                    images_all.shape[-1], self.chunk),
+                images_all[sl], flat[sl], index[sl].reshape(-1),
+            )  # fmt: skip
+
+    def _add(
+        self, renders: torch.Tensor, images: torch.Tensor, flat: torch.Tensor, index: torch.Tensor
+    ) -> None:
+        """Accumulate (n, K, 4, S, S) renders against ``images``, and the baseline:
+        ``flat`` (n, 3) colors on the same silhouettes (premultiplied by their alpha)."""
+        alpha = renders[:, :, 3:4]
+        baseline = torch.cat([flat.to(renders)[:, None, :, None, None] * alpha, alpha], 2)
+        targets = images.flatten(0, 1)
         for m, pred in enumerate((renders, baseline)):
-            l1, psnr, valid = color_errors(pred.reshape(b * k, 4, s, s), targets,
-                                           self.mask_threshold, self.psnr_cap_db)  # fmt: skip
-            valid = valid.to(self.counts.device)
-            w = valid.double()
+            l1, psnr, valid = color_errors(pred.flatten(0, 1), targets, self.mask_threshold,
+                                           self.psnr_cap_db)  # fmt: skip
+            w = valid.double().to(self.counts.device)
             self.l1_sums[m].view(-1).index_add_(0, index, l1.double().to(w.device) * w)
             self.psnr_sums[m].view(-1).index_add_(0, index, psnr.double().to(w.device) * w)
             if m == 0:
