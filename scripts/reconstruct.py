@@ -6,8 +6,8 @@
 Any image PIL reads. The object's mask comes from ``--mask`` files (one per image), else
 the image's alpha channel, else a uniform background (the border's colour); non-square
 images are padded, then everything is resized to the model's 64×64 input; each step is
-printed (rules: ``softrec.data.photos``). Each image gives ``<out>/<stem>.obj`` (vertex
-colors for the "full" model; ``--out`` defaults to ``outputs/reconstruct``), the prepared
+printed (rules: ``softrec.data.photos``). Each image gives ``<out>/<stem>.{obj,ply,glb}``
+(vertex colors for the "full" model; ``--out`` defaults to ``outputs/reconstruct``), the prepared
 input ``<out>/<stem>_input.png`` and, with ``--gif``, a turntable ``<out>/<stem>.gif``.
 """
 
@@ -24,7 +24,7 @@ from softrec.data.conventions import CAMERA_DISTANCE, ELEVATION_DEG, NUM_VIEWS
 from softrec.data.photos import BACKGROUND_TOLERANCE, ImageInputError, prepare_image
 from softrec.files import save_gif, save_png
 from softrec.image_encoding import stored_to_straight
-from softrec.mesh import face_to_vertex_colors
+from softrec.mesh import MESH_FORMATS, face_to_vertex_colors, save_mesh
 from softrec.render import render_turntable, turntable_eyes
 from softrec.tasks.common import load_module
 from softrec.tasks.errors import ConfigError
@@ -80,9 +80,10 @@ def main(argv: list[str] | None = None) -> int:
         stem = args.out / path.stem
         vc = face_to_vertex_colors(colors[i], faces, vertices.shape[1]) if colors is not None \
             else None
-        softrec.save_obj(f"{stem}.obj", vertices[i], faces, vertex_colors=vc)
+        for suffix in MESH_FORMATS:
+            print(f"wrote {save_mesh(f'{stem}{suffix}', vertices[i], faces, vertex_colors=vc)}")
         save_png(f"{stem}_input.png", torch.cat([stored_to_straight(images[i]), images[i, 3:]]))
-        print(f"wrote {stem}.obj, {stem}_input.png")
+        print(f"wrote {stem}_input.png")
         if args.gif:
             frames = turntable(vertices[i], faces, None if colors is None else colors[i],
                                renderer_cfg, args.frames, args.gif_size)  # fmt: skip

@@ -43,3 +43,9 @@ def stored_to_straight(images: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
 def stored_over_white(images: torch.Tensor) -> torch.Tensor:
     """Dataset RGBA (..., 4, H, W) → the object's RGB over a white background."""
     return 1.0 - images[..., :3, :, :]
+
+
+def premultiplied_over_white(rgba: torch.Tensor) -> torch.Tensor:
+    """Premultiplied RGBA (..., 4, H, W) (renders over black) → RGB over a white
+    background, ``rgb + (1 − alpha)``: comparable with :func:`stored_over_white`."""
+    return rgba[..., :3, :, :] + (1.0 - rgba[..., 3:4, :, :])

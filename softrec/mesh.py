@@ -1,4 +1,5 @@
-"""Triangle mesh helpers: gathering, normals, the icosphere template, OBJ I/O.
+"""Triangle mesh helpers: gathering, normals, the icosphere template, OBJ I/O, colored
+mesh export (OBJ, PLY, GLB).
 
 Conventions: vertices ``(B, V, 3)`` float, faces ``(B, F, 3)`` or ``(F, 3)`` int64 indices
 into the vertices, counter-clockwise when seen from outside (right-hand rule gives the
@@ -14,7 +15,10 @@ import numpy as np
 import torch
 from torch.utils.weak import WeakIdKeyDictionary
 
-from .files import atomic_write_text
+from .files import atomic_write, atomic_write_text
+
+#: Mesh files :func:`save_mesh` writes, by suffix.
+MESH_FORMATS = (".obj", ".ply", ".glb")
 
 # faces tensor -> (its version counter, vertex count) of a passed index-range check. The
 # check reads the indices back from the device; a training step renders the same template
@@ -249,3 +253,50 @@ def save_obj(
         lines += [f"v {a:.6f} {b:.6f} {d:.6f}" for a, b, d in v]
     lines += [f"f {a + 1} {b + 1} {c + 1}" for a, b, c in f]
     atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def colors_to_uint8(colors: torch.Tensor) -> np.ndarray:
+    """Colors in [0, 1] → uint8 ``round(255·clamp(c, 0, 1))`` (what exported files hold)."""
+    c = colors.detach().float().clamp(0, 1).cpu().numpy()
+    return np.round(c * 255.0).astype(np.uint8)
+
+
+def save_mesh(
+    path: str | os.PathLike,
+    vertices: torch.Tensor,
+    faces: torch.Tensor,
+    vertex_colors: torch.Tensor | None = None,
+) -> Path:
+    """Write one mesh ((V, 3), (F, 3), optional (V, 3) colors in [0, 1]) atomically; the
+    format follows the suffix (:data:`MESH_FORMATS`).
+
+    ``.obj``: :func:`save_obj` (colors as ``v x y z r g b``). ``.ply`` (binary) and
+    ``.glb`` (glTF 2.0, one mesh, ``COLOR_0``): written by trimesh with the vertex colors as
+    uint8 (:func:`colors_to_uint8`), vertices and faces in the given order.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in MESH_FORMATS:
+        raise ValueError(f"mesh format {path.suffix or '(none)'!r} of {path} not supported; "
+                         f"use one of {', '.join(MESH_FORMATS)}")  # fmt: skip
+    if suffix == ".obj":
+        save_obj(path, vertices, faces, vertex_colors)
+        return path
+    import trimesh
+
+    v = vertices.detach().cpu().numpy().astype(np.float64)
+    f = faces.detach().cpu().numpy().astype(np.int64)
+    if v.ndim != 2 or v.shape[1] != 3 or f.ndim != 2 or f.shape[1] != 3:
+        raise ValueError(
+            f"save_mesh takes (V, 3) vertices and (F, 3) faces, got {v.shape}, {f.shape}"
+        )
+    colors = None
+    if vertex_colors is not None:
+        if tuple(vertex_colors.shape) != (len(v), 3):
+            raise ValueError(
+                f"vertex_colors must be ({len(v)}, 3), got {tuple(vertex_colors.shape)}"
+            )
+        colors = colors_to_uint8(vertex_colors)
+    mesh = trimesh.Trimesh(vertices=v, faces=f, vertex_colors=colors, process=False)
+    data = mesh.export(file_type=suffix[1:])
+    return atomic_write(path, lambda fh: fh.write(data))

@@ -95,6 +95,10 @@ class ShapeNetDataModule(pl.LightningDataModule):
         self._datasets: dict[str, TwoViewDataset | ViewVoxelDataset] = {}
         self._train_sampler: TwoViewBatchSampler | None = None
 
+    #: evaluation batches also hold every view of each item's object (``images_all``
+    #: (B, 24, 4, 64, 64), ``eyes_all`` (B, 24, 3)): set for models with colors
+    eval_all_views: bool = False
+
     #: Half field of view (degrees) of the cameras that rendered the images: a renderer
     #: used with this data must match it.
     viewing_angle = VIEWING_ANGLE_DEG
@@ -169,6 +173,7 @@ class ShapeNetDataModule(pl.LightningDataModule):
         """Every object × view of ``split`` in order (category, object, view); each process
         of a data-parallel run gets its share."""
         dataset = self.eval_dataset(split)
+        dataset.all_views = self.eval_all_views
         rank, world = self._ranks()
         sampler = None
         if world > 1:

@@ -228,8 +228,13 @@ class ViewVoxelDataset(_H5Split):
     makes float32 in [0, 1]), ``voxels`` bool (32, 32, 32) in the dataset layout,
     ``view``, ``class_id`` and ``object_id`` (index within its category) int64 scalars,
     ``eye`` float32 (3,) the view's camera position;
-    ``__getitems__`` stacks them. Item order: category, object, view.
+    ``__getitems__`` stacks them. Item order: category, object, view. With ``all_views``
+    (for the color metric) items also hold every view of their object: ``images_all``
+    uint8 (24, 4, 64, 64) and ``eyes_all`` float32 (24, 3).
     """
+
+    #: also deliver every view of each item's object (``images_all``, ``eyes_all``)
+    all_views: bool = False
 
     def __init__(
         self,
@@ -261,11 +266,28 @@ class ViewVoxelDataset(_H5Split):
                 except READ_ERRORS as exc:
                     raise self._damaged(cat, obj, exc) from exc
             voxels[i] = grid
-        return {
+        batch = {
             "images": torch.from_numpy(self._read_views(cats, objs, views)),
             "voxels": torch.from_numpy(voxels),
             "view": torch.from_numpy(views),
             "eye": view_eyes(torch.from_numpy(views)),
             "class_id": torch.as_tensor(self._class_of_cat[cats]),
             "object_id": torch.from_numpy(objs.astype(np.int64)),
+        }
+        if self.all_views:
+            batch.update(self._object_views(cats, objs))
+        return batch
+
+    def _object_views(self, cats: np.ndarray, objs: np.ndarray) -> dict[str, torch.Tensor]:
+        """Every view of each item's object: each object read once per batch."""
+        keys, inverse = np.unique(np.stack([cats, objs], 1), axis=0, return_inverse=True)
+        all_views = np.arange(NUM_VIEWS)
+        per_object = np.stack([
+            self._read_views(np.full(NUM_VIEWS, c), np.full(NUM_VIEWS, o), all_views)
+            for c, o in keys.tolist()
+        ])  # fmt: skip
+        eyes = view_eyes(torch.from_numpy(all_views))
+        return {
+            "images_all": torch.from_numpy(per_object[inverse.reshape(-1)]),
+            "eyes_all": eyes[None].expand(len(cats), -1, -1).contiguous(),
         }

@@ -14,6 +14,7 @@ from torch import nn
 from ..image_encoding import stored_over_white
 from ..losses import FlattenLoss, LaplacianLoss, color_l1_loss, multiview_iou_loss
 from ..mesh import face_to_vertex_colors
+from ..visuals import image_grid, prediction_grid
 from .net import ReconstructionNet
 
 LOSS_TERMS = ("iou", "laplacian", "flatten", "color")
@@ -24,6 +25,12 @@ NET_PRECISIONS = {"32": None, "bf16": torch.bfloat16}
 #: sample: its view-a input, the target mask, then the predicted silhouettes of mesh A
 #: (from this input) and mesh B (from the sample's other view) rendered in views a and b.
 IMAGE_GRID_TAG = "train/input | target mask | A in view a | B in view a | A in view b | B in view b"
+#: TensorBoard tag of the color grid of models with colors: mesh A (predicted from the
+#: view-a input) in both views, beside the dataset images of those views.
+COLOR_GRID_TAG = (
+    "train/colors: input | view a: target | silhouette | colors | view b: target | silhouette"
+    " | colors"
+)
 
 
 def step_factor(step: int, milestones: Sequence[int], gamma: float) -> float:
@@ -65,6 +72,10 @@ class SoftRasModule(pl.LightningModule):
             ``(vertices, faces, voxels, class_id)`` whose ``compute()`` gives the mean per
             class and ``class_names`` names them (:class:`softrec.metrics.MeshVoxelIoU`);
             ``None`` logs no validation metric.
+        val_color_metric: the color metric of models with colors
+            (:class:`softrec.metrics.MeshColorError`), updated when validation batches
+            carry every view of their objects (``images_all``, ``eyes_all``); ``None``:
+            none.
         log_images_every_n_steps: image grid + mesh to TensorBoard (0 disables).
         num_logged_samples: rows of the image grid.
         net_precision: ``32`` (float32) or ``bf16``: autocast of the encoder and decoder;
@@ -85,6 +96,7 @@ class SoftRasModule(pl.LightningModule):
         loss_weights: Mapping[str, float] | None = None,
         schedule: Mapping[str, Any] | None = None,
         val_metric: nn.Module | None = None,
+        val_color_metric: nn.Module | None = None,
         log_images_every_n_steps: int = 500,
         num_logged_samples: int = 4,
         net_precision: str | int = "32",
@@ -97,7 +109,8 @@ class SoftRasModule(pl.LightningModule):
         # plain containers (not DictConfig) so checkpoints load with weights_only=True
         loss_weights = _plain(loss_weights)
         schedule = _plain(schedule)
-        self.save_hyperparameters(ignore=["net", "renderer", "optimizer", "val_metric"])
+        self.save_hyperparameters(ignore=["net", "renderer", "optimizer", "val_metric",
+                                          "val_color_metric"])  # fmt: skip
         self.net, self.renderer, self.optimizer_factory = net, renderer, optimizer
         weights = {"iou": 1.0, "laplacian": 0.0, "flatten": 0.0, "color": 0.0}
         unknown = set(loss_weights or {}) - set(LOSS_TERMS)
@@ -113,6 +126,7 @@ class SoftRasModule(pl.LightningModule):
         self.sigma_gamma = float(schedule.get("sigma_gamma", 1.0))
         self.sigma0 = float(renderer.sigma)
         self.val_metric = val_metric
+        self.val_color_metric = val_color_metric if net.color is not None else None
         self.log_images_every_n_steps = log_images_every_n_steps
         self.num_logged_samples = num_logged_samples
         nv = net.decoder.num_vertices
@@ -235,7 +249,8 @@ class SoftRasModule(pl.LightningModule):
         vertices: torch.Tensor,
         colors: torch.Tensor | None,
     ) -> None:
-        """Image grid (input | target mask | 4 renders) and the first predicted mesh.
+        """Image grid (input | target mask | 4 renders), for models with colors the color
+        grid of mesh A in both views, and the first predicted mesh.
 
         Uses the step's own outputs (no extra forward pass: with SyncBatchNorm under DDP an
         extra rank-0-only forward would deadlock)."""
@@ -250,10 +265,13 @@ class SoftRasModule(pl.LightningModule):
         for i in range(n):
             rgb = stored_over_white(ia[i])
             mask = ia[i, 3:4].expand(3, -1, -1)
-            cells = [rgb, mask] + [renders[k * b + i, 3:4].expand(3, -1, -1) for k in range(4)]
-            rows.append(torch.cat(cells, dim=2))
-        grid = torch.cat(rows, dim=1).clamp(0, 1).cpu()
-        tb.add_image(IMAGE_GRID_TAG, grid, self.global_step)
+            rows.append([rgb, mask] + [renders[k * b + i, 3:4].expand(3, -1, -1) for k in range(4)])
+        tb.add_image(IMAGE_GRID_TAG, image_grid(rows), self.global_step)
+        if colors is not None:
+            targets = torch.stack([batch["images_a"][:n], batch["images_b"][:n]], 1)
+            mesh_a = torch.stack([renders[:n], renders[2 * b : 2 * b + n]], 1)  # A@a, A@b
+            grid = prediction_grid(batch["images_a"][:n], targets, mesh_a, colors=True)
+            tb.add_image(COLOR_GRID_TAG, grid, self.global_step)
         vertices = vertices[:1]
         colors = None if colors is None else colors[:1]
         faces = self.net.faces[None].int()
@@ -266,11 +284,25 @@ class SoftRasModule(pl.LightningModule):
 
     # ---------------------------------------------------------------- validation
     def validation_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> None:
+        color = self.val_color_metric is not None and "images_all" in batch
+        if self.val_metric is None and not color:
+            return
+        vertices, colors = self.run_net(batch["images"])
         if self.val_metric is not None:
-            vertices, _ = self.run_net(batch["images"])
             self.val_metric.update(vertices, self.net.faces, batch["voxels"], batch["class_id"])
+        if color:
+            self.val_color_metric.update(self.renderer, vertices, self.net.faces, colors,
+                                         batch["images_all"], batch["eyes_all"], batch["view"],
+                                         batch["class_id"])  # fmt: skip
 
     def on_validation_epoch_end(self) -> None:
+        if self.val_color_metric is not None and self.val_color_metric.update_called:
+            # category means first, then their unweighted mean, as in the tables
+            for key, values in self.val_color_metric.compute().items():
+                seen = [float(v) for v in values if not math.isnan(float(v))]
+                if seen:
+                    self.log(f"val/color/{key}", sum(seen) / len(seen), sync_dist=False)
+            self.val_color_metric.reset()
         if self.val_metric is None:
             return
         means = self.val_metric.compute()  # summed over processes first in DDP runs

@@ -38,6 +38,7 @@ def evaluate_from_config(
         num_examples=int(ev["num_examples"]),
         device=str(ev["device"]),
         max_batches=ev.get("max_batches"),
+        grid_views=int(ev.get("grid_views", 4)),
     )
 
 
@@ -64,6 +65,7 @@ def evaluate(
     max_batches: int | None = None,
     progress: bool = True,
     print_table: bool = True,
+    grid_views: int = 4,
 ) -> dict[str, Any]:
     """Evaluate a checkpoint on ``split`` (every object × 24 views) and write the tables.
 
@@ -73,12 +75,17 @@ def evaluate(
     with a note when it is missing). Without a checkpoint only the baselines are computed.
 
     Writes ``<out_dir>/results_<split>.{md,csv,json}`` and ``<out_dir>/examples_<split>/``
-    (a few predicted meshes with their input images). Returns the table dict plus the
-    written paths and ``mean_iou`` (the checkpoint's mean, NaN without one).
+    (a few predicted meshes as .obj, .ply and .glb with their input images, and
+    ``grid.png``: the examples in ``grid_views`` views). Models with colors also get the
+    color metric (``docs/conventions.md`` §7) and its mean-color baseline as columns.
+    Returns the table dict plus the written paths and ``mean_iou`` (the checkpoint's mean,
+    NaN without one).
     """
     import itertools
 
+    from ..metrics import MeshColorError
     from .iou_table import (
+        GRID_FILE,
         build_table,
         evaluate_loader,
         mean_shapes,
@@ -101,6 +108,13 @@ def evaluate(
     dm = build_datamodule(data_cfg)
     if hasattr(dm, "eval_batch_size"):
         dm.eval_batch_size = batch_size
+    # the color metric and the examples' grid compare predictions with every view
+    dm.eval_all_views = module is not None
+    color_metric = None
+    if module is not None and module.net.color is not None:
+        known = getattr(module, "val_color_metric", None)  # the settings validation used
+        settings = known.settings() if known is not None else {}
+        color_metric = MeshColorError(**settings, num_classes=len(CATEGORIES), distributed=False)
     try:
         loader = dm.eval_dataloader(split)
     except (FileNotFoundError, ValueError) as exc:
@@ -117,12 +131,16 @@ def evaluate(
             mean_vox = mean_shapes(training_voxels(data_cfg), len(cats))
         except ConfigError as exc:
             notes.append(str(exc))
+    if module is not None:  # render with the σ the weights were trained at (the schedule's)
+        module.renderer.sigma = float(ckpt.get("softrec_sigma", module.renderer.sigma))
+    examples_dir = Path(out_dir) / f"examples_{split}"
     accs = evaluate_loader(
         module.net if module is not None else None, loader, len(cats),
         resolution=module.val_metric.resolution if module is not None else VOXEL_RESOLUTION,
         template=template if template_baseline else None, mean_shape_voxels=mean_vox,
-        device=dev, examples_dir=Path(out_dir) / f"examples_{split}",
-        num_examples=num_examples, progress=progress, total=total,
+        device=dev, examples_dir=examples_dir, num_examples=num_examples,
+        progress=progress, total=total, grid_views=grid_views,
+        renderer=module.renderer if module is not None else None, color_metric=color_metric,
     )  # fmt: skip
     table = build_table(accs, cats)
     meta = {
@@ -136,6 +154,8 @@ def evaluate(
     what = f"{meta['global_step']} steps" if module is not None else "baselines only"
     title = f"3D IoU on {split} ({what}) — paper columns: ShapeNet val"
     paths = write_table(table, out_dir, stem=f"results_{split}", title=title, extra=meta)
+    if (examples_dir / GRID_FILE).is_file():
+        paths["grid"] = examples_dir / GRID_FILE
     if print_table:
         print(f"evaluated split={split} of {meta['data_root']}", flush=True)
         for note in notes:

@@ -123,6 +123,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     dm = build_datamodule(cfg.data)
     model = build(cfg.model, "model")
     check_camera(dm, model.renderer)
+    # the color metric compares renders with every view of each validation object
+    dm.eval_all_views = getattr(model, "val_color_metric", None) is not None
     check_optimizer(model)
     model.run_config = OmegaConf.to_container(cfg, resolve=True)
     callbacks = [build(c, f"callbacks.{k}") for k, c in (cfg.get("callbacks") or {}).items() if c]

@@ -39,7 +39,24 @@ def test_every_experiment_composes_and_builds_model(experiment):
         if model_cfg["net"].get("color"):
             model_cfg["net"]["color"].update(sample_size=4, hidden=8)
     module = instantiate(model_cfg)
-    assert (module.net.color is not None) == (experiment == "paper_full")
+    assert (module.net.color is not None) == experiment.endswith("_full")
+    assert (module.val_color_metric is not None) == experiment.endswith("_full")
+
+
+def test_quickstart_full_is_the_quickstart_plus_colors():
+    """Same data, budget, seed, renderer and network as ``python train.py``, plus the color
+    branch, its loss and its validation metric."""
+    base, full = (  # unresolved: data.root needs a Hydra run
+        OmegaConf.to_container(_compose("train", overrides))
+        for overrides in ([], ["experiment=quickstart_full"])
+    )
+    assert full["model"]["net"].pop("color")["_target_"] == "softrec.models.ColorBranch"
+    assert full["model"].pop("val_color_metric")["_target_"] == "softrec.metrics.MeshColorError"
+    assert full["model"]["loss_weights"].pop("color") == 1.0
+    base["model"]["net"].pop("color")
+    base["model"]["loss_weights"].pop("color")
+    for key in ("data", "model", "renderer", "trainer", "callbacks", "seed", "eval"):
+        assert full[key] == base[key], key
 
 
 def test_paper_sil_has_the_public_code_settings():
