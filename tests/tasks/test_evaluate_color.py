@@ -47,8 +47,8 @@ def full_eval(smoke_data, tmp_path_factory):
     root = tmp_path_factory.mktemp("full_eval")
     ckpt = make_checkpoint(root / "full.ckpt", ["model=softras_full"])
     res = evaluate(ckpt, data_cfg(smoke_data), split="val", out_dir=root / "out", batch_size=24,
-                   baselines=False, num_examples=2, progress=False, print_table=False,
-                   grid_views=GRID_VIEWS)  # fmt: skip
+                   template_baseline=False, mean_shape_baseline=False, num_examples=2,
+                   progress=False, print_table=False, grid_views=GRID_VIEWS)  # fmt: skip
     return root / "out", ckpt, res
 
 
@@ -118,8 +118,9 @@ def test_validation_computes_the_same_color_numbers(full_eval, smoke_data):
 def test_silhouette_model_has_no_color_columns(smoke_data, tmp_path):
     ckpt = make_checkpoint(tmp_path / "sil.ckpt", [])
     res = evaluate(ckpt, data_cfg(smoke_data), split="test", out_dir=tmp_path / "out",
-                   batch_size=24, baselines=False, num_examples=1, progress=False,
-                   print_table=False, grid_views=GRID_VIEWS)  # fmt: skip
+                   batch_size=24, template_baseline=False, mean_shape_baseline=False,
+                   num_examples=1, progress=False, print_table=False,
+                   grid_views=GRID_VIEWS)  # fmt: skip
     assert res["color_columns"] == [] and not any("color" in k for k in res["rows"][0])
     header = (tmp_path / "out" / "results_test.csv").read_text().splitlines()[0]
     assert "color" not in header
