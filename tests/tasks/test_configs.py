@@ -55,6 +55,8 @@ def test_quickstart_full_is_the_quickstart_plus_colors():
     assert full["model"]["loss_weights"].pop("color") == 1.0
     base["model"]["net"].pop("color")
     base["model"]["loss_weights"].pop("color")
+    # colors are not lit a second time (silhouettes are never lit)
+    assert full["renderer"].pop("lighting") is False and base["renderer"].pop("lighting", True)
     for key in ("data", "model", "renderer", "trainer", "callbacks", "seed", "eval"):
         assert full[key] == base[key], key
 
@@ -73,6 +75,7 @@ def test_paper_sil_has_the_public_code_settings():
     full = _compose("train", ["experiment=paper_full"])
     assert full.model.loss_weights.color > 0 and full.model.net.color is not None
     assert full.trainer.max_steps == 250000 and full.data.batch_size == 64
+    assert full.renderer.lighting is False and full.renderer.aggr_rgb == "softmax"
 
 
 def test_softras_sil_is_the_public_recipe():
