@@ -5,10 +5,11 @@
     python evaluate.py data=shapenet data.root=...        # the no-training baselines alone
 
 Evaluates ``eval.split`` (default ``val``, the paper's protocol; ``train.py`` ends with
-``eval.split=test`` on the synthetic set). Writes results_<split>.{md,csv,json} and a few
-predicted meshes (.obj) with their input images into the run folder, and reports the
-no-training baselines on the same split, each switched on its own
-(``eval.baselines.template``, ``eval.baselines.mean_shape``).
+``eval.split=test`` on the synthetic set). Writes results_<split>.{md,csv,json}, a few
+predicted meshes (.obj, .ply, .glb) with their input images and an image grid into the run
+folder; models with colors also get the color metric. Reports the no-training baselines on
+the same split, each switched on its own (``eval.baselines.template``,
+``eval.baselines.mean_shape``).
 """
 
 from __future__ import annotations
