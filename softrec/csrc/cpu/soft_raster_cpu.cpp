@@ -348,22 +348,52 @@ std::vector<at::Tensor> forward_vec(int level, const at::Tensor& fv, const at::T
     const VecLayout lay(S, level);
     const int bands = bands_for(B, S);
     const bool keep = for_backward && keeps_d(params);
-    // Items copy their D into `flat` at a claimed offset while it is still in cache; those
-    // that do not fit stay in `spill` and are packed after the walk.
+    // Item k's D goes to offset sum(len(D_j), j < k), so the layout does not depend on which
+    // thread finishes first. An item is placed as soon as all items before it have finished
+    // (mostly at once: items are handed out in order) and copied into `flat` while it is
+    // still in cache; items past the buffer's end stay in `spill` and are packed after the
+    // walk.
     auto flat = std::make_shared<FlatPool::Buffer>();
-    std::atomic<size_t> used{0};
     std::vector<std::vector<float>> spill;
+    std::vector<char> finished;
+    std::mutex placing;
+    int64_t n_placed = 0;
+    size_t total = 0;
     at::Tensor index;
     int64_t* items = nullptr;
     if (keep) {
         *flat = flat_pool().take(g_flat_hint.load());
         spill.resize(B * bands);
-        index = at::zeros({2 + 2 * B * bands}, at::kLong);  // bands past the image stay empty
+        finished.assign(B * bands, 0);
+        const int rows = (S + bands - 1) / bands;
+        for (int64_t k = 0; k < B * bands; ++k)  // bands past the image are never visited
+            finished[k] = int(k % bands) * rows >= S;
+        index = at::zeros({2 + 2 * B * bands}, at::kLong);
         items = index.data_ptr<int64_t>();
         items[0] = bands;
         items[1] = level;
         items += 2;
     }
+    // Marks item k finished; places every item whose predecessors are all finished and
+    // copies those that fit into `flat`.
+    auto place = [&](int64_t k) {
+        std::vector<int64_t> now;
+        {
+            std::lock_guard<std::mutex> lock(placing);
+            finished[k] = 1;
+            for (; n_placed < B * bands && finished[n_placed]; ++n_placed) {
+                items[2 * n_placed] = int64_t(total);
+                total += size_t(items[2 * n_placed + 1]);
+                now.push_back(n_placed);
+            }
+        }
+        for (const int64_t j : now) {
+            const size_t at = size_t(items[2 * j]), n = size_t(items[2 * j + 1]);
+            if (at + n > flat->size) continue;  // packed after the walk
+            if (n) std::memcpy(flat->data.get() + at, spill[j].data(), n * sizeof(float));
+            if (spill[j].capacity()) d_pool().give(std::move(spill[j]));
+        }
+    };
     const float* fvp = fv.data_ptr<float>();
     const float* texp = params.has_color ? tex.data_ptr<float>() : nullptr;
     float* img = image.data_ptr<float>();
@@ -397,16 +427,9 @@ std::vector<at::Tensor> forward_vec(int level, const at::Tensor& fv, const at::T
         forward_band_vec(level, io, P, sc);
         if (keep) {
             const int64_t k = b * bands + band;
-            const size_t at = used.fetch_add(d.size());
             items[2 * k + 1] = int64_t(d.size());
-            if (at + d.size() <= flat->size) {
-                std::memcpy(flat->data.get() + at, d.data(), d.size() * sizeof(float));
-                items[2 * k] = int64_t(at);
-                d_pool().give(std::move(d));
-            } else {
-                items[2 * k] = -1;  // packed below
-                spill[k] = std::move(d);
-            }
+            spill[k] = std::move(d);
+            place(k);
         }
         PixelAccum<float> a;
         a.init(P);
@@ -428,18 +451,13 @@ std::vector<at::Tensor> forward_vec(int level, const at::Tensor& fv, const at::T
             }
     });
     if (!keep) return {};
-    const size_t total = used.load();
-    if (total > flat->size) {  // some items did not fit: pack everything into an exact buffer
+    if (total > flat->size) {  // some items did not fit: pack all into an exact buffer
         auto exact = std::make_shared<FlatPool::Buffer>(flat_pool().take(total));
-        size_t at = 0;
         for (int64_t k = 0; k < B * bands; ++k) {
-            const size_t n = size_t(items[2 * k + 1]);
-            const bool spilled = items[2 * k] < 0;
-            const float* src = spilled ? spill[k].data() : flat->data.get() + items[2 * k];
+            const size_t at = size_t(items[2 * k]), n = size_t(items[2 * k + 1]);
+            const float* src = at + n > flat->size ? spill[k].data() : flat->data.get() + at;
             if (n) std::memcpy(exact->data.get() + at, src, n * sizeof(float));
-            if (spilled) d_pool().give(std::move(spill[k]));
-            items[2 * k] = int64_t(at);
-            at += n;
+            if (at + n > flat->size) d_pool().give(std::move(spill[k]));
         }
         flat_pool().give(std::move(*flat));
         flat = exact;
