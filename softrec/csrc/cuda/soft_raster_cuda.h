@@ -31,4 +31,18 @@ void launch_backward(const T* fv, const T* tex, int64_t B, const Params<T>& P,
                      const T* grad_image, const T* image, const T* aux, const int32_t* winner,
                      T* grad_fv, T* grad_tex, cudaStream_t stream);
 
+// Explicit instantiations of the four launchers for T, written once for the CUDA build
+// (soft_raster_cuda.cu) and the serial stand-in (tests/render/cuda_shim/shim_launch.cpp).
+#define SOFTREC_INSTANTIATE_LAUNCHERS(T)                                                       \
+    template void launch_count_bins<T>(const T*, int64_t, const Params<T>&, int64_t*,          \
+                                       cudaStream_t);                                          \
+    template void launch_fill_bins<T>(const T*, int64_t, const Params<T>&, int64_t*, int32_t*, \
+                                      int64_t, cudaStream_t);                                  \
+    template void launch_forward<T>(const T*, const T*, int64_t, const Params<T>&,             \
+                                    const int64_t*, const int32_t*, int64_t, T*, T*, int32_t*, \
+                                    cudaStream_t);                                             \
+    template void launch_backward<T>(const T*, const T*, int64_t, const Params<T>&,            \
+                                     const int64_t*, const int32_t*, int64_t, const T*,        \
+                                     const T*, const T*, const int32_t*, T*, T*, cudaStream_t);
+
 }  // namespace softrec

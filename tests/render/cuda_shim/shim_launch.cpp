@@ -42,19 +42,7 @@ void launch_backward(const T* fv, const T* tex, int64_t B, const Params<T>& P,
                 grad_fv, grad_tex);
 }
 
-#define SHIM_INSTANTIATE(T)                                                                    \
-    template void launch_count_bins<T>(const T*, int64_t, const Params<T>&, int64_t*,          \
-                                       cudaStream_t);                                          \
-    template void launch_fill_bins<T>(const T*, int64_t, const Params<T>&, int64_t*, int32_t*, \
-                                      int64_t, cudaStream_t);                                  \
-    template void launch_forward<T>(const T*, const T*, int64_t, const Params<T>&,             \
-                                    const int64_t*, const int32_t*, int64_t, T*, T*, int32_t*, \
-                                    cudaStream_t);                                             \
-    template void launch_backward<T>(const T*, const T*, int64_t, const Params<T>&,            \
-                                     const int64_t*, const int32_t*, int64_t, const T*,        \
-                                     const T*, const T*, const int32_t*, T*, T*, cudaStream_t);
-SHIM_INSTANTIATE(float)
-SHIM_INSTANTIATE(double)
-#undef SHIM_INSTANTIATE
+SOFTREC_INSTANTIATE_LAUNCHERS(float)
+SOFTREC_INSTANTIATE_LAUNCHERS(double)
 
 }  // namespace softrec
