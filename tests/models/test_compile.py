@@ -5,7 +5,7 @@ import torch._dynamo
 
 import softrec
 from softrec.models import SoftRasModule
-from tests.models.test_networks import tiny_net
+from tests.models.test_networks import square_two_view_batch, tiny_net
 
 
 def test_compiled_network_gives_the_eager_losses_and_gradients():
@@ -17,12 +17,7 @@ def test_compiled_network_gives_the_eager_losses_and_gradients():
     eager = SoftRasModule(tiny_net(), renderer, None)
     eager.net.load_state_dict(compiled.net.state_dict())
     assert isinstance(compiled.__dict__["_net_forward"], torch._dynamo.eval_frame.OptimizedModule)
-    img = torch.zeros(2, 4, 32, 32)
-    img[:, :, 8:24, 8:24] = 0.5
-    img[:, 3, 8:24, 8:24] = 1.0
-    eyes = softrec.eye_from_angles(torch.full((4,), 2.732), torch.full((4,), 30.0),
-                                   torch.tensor([0.0, -45.0, -75.0, -105.0]))  # fmt: skip
-    batch = {"images_a": img, "images_b": img.clone(), "eye_a": eyes[:2], "eye_b": eyes[2:]}
+    batch = square_two_view_batch()
     losses = []
     for module in (compiled, eager):
         loss = module.compute_losses(batch)[0]["loss"]

@@ -13,6 +13,18 @@ from softrec.models import (
 )
 
 
+def square_two_view_batch() -> dict[str, torch.Tensor]:
+    """Two objects (a grey square in a 32-px image), each seen in two dataset-like views."""
+    import softrec
+
+    img = torch.zeros(2, 4, 32, 32)
+    img[:, :, 8:24, 8:24] = 0.5
+    img[:, 3, 8:24, 8:24] = 1.0
+    eyes = softrec.eye_from_angles(torch.full((4,), 2.732), torch.full((4,), 30.0),
+                                   torch.tensor([0.0, -45.0, -75.0, -105.0]))  # fmt: skip
+    return {"images_a": img, "images_b": img.clone(), "eye_a": eyes[:2], "eye_b": eyes[2:]}
+
+
 def tiny_net(color: bool = False, subdivisions: int = 1) -> ReconstructionNet:
     enc = ResNetEncoder(width=8, blocks=(1, 1), out_dim=16)
     dec = MeshDecoder(in_dim=16, hidden=(32,), template_subdivisions=subdivisions)
@@ -128,12 +140,7 @@ def test_full_model_training_step_reaches_palette_through_renderer():
                            loss_weights={"iou": 1, "laplacian": 5e-3, "flatten": 5e-4,
                                          "color": 1.0},
                            schedule={"milestones": [2], "lr_gamma": 0.3, "sigma_gamma": 0.3})
-    img = torch.zeros(2, 4, 32, 32)
-    img[:, :, 8:24, 8:24] = 0.5
-    img[:, 3, 8:24, 8:24] = 1.0
-    eyes = softrec.eye_from_angles(torch.full((4,), 2.732), torch.full((4,), 30.0),
-                                   torch.tensor([0.0, -45.0, -75.0, -105.0]))  # fmt: skip
-    batch = {"images_a": img, "images_b": img.clone(), "eye_a": eyes[:2], "eye_b": eyes[2:]}
+    batch = square_two_view_batch()
     terms, renders, vertices, colors = module.compute_losses(batch)
     assert renders.shape == (8, 4, 16, 16) and colors.shape == (4, 80, 3)
     assert set(terms) == {"iou", "laplacian", "flatten", "color", "loss"}
