@@ -147,10 +147,6 @@ class ConversionReport:
     converted: dict[str, list[str]] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
 
-    @property
-    def paths(self) -> list[Path]:
-        return [*self.complete, *self.written]
-
 
 def _present_pairs(
     src: Path, split: str, synsets: list[str], report: ConversionReport

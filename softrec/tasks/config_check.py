@@ -237,21 +237,20 @@ def check_overrides(
 def check_ranges(cfg: DictConfig) -> None:
     """Raise :class:`ConfigError` for the first setting of :data:`RANGES` out of range."""
     for key, (ok, what) in RANGES.items():
-        try:
-            value = OmegaConf.select(cfg, key, default=_UNSET)
-        except Exception:  # noqa: BLE001 - values needing Hydra's runtime are checked later
-            continue
+        value = _select(cfg, key, _UNSET)
         if value is _UNSET:
             continue
         if not ok(value):
             raise ConfigError(f"{key}: expected {what}, got {value!r}")
 
 
-def _select(cfg: DictConfig, key: str) -> Any:
+def _select(cfg: DictConfig, key: str, default: Any = None) -> Any:
+    """The resolved value at dotted ``key``; ``default`` when absent or when it needs
+    Hydra's runtime (such values are checked where they are used)."""
     try:
-        return OmegaConf.select(cfg, key, default=None)
-    except Exception:  # noqa: BLE001 - paths that need Hydra's runtime are checked later
-        return None
+        return OmegaConf.select(cfg, key, default=default)
+    except Exception:  # noqa: BLE001 - see the doc
+        return default
 
 
 def check_files(cfg: DictConfig) -> None:
